@@ -1,0 +1,1 @@
+//! Real image datasets: IDX, PGM, npy, image folders, the CelebA pipeline, splits and a content-hashed cache.

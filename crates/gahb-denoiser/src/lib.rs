@@ -1,0 +1,1 @@
+//! Bias-free denoisers (UNet, BF-CNN), universal blind training, checkpoints.

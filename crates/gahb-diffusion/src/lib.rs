@@ -1,0 +1,1 @@
+//! Scale space, Tweedie/Miyasawa score, stochastic coarse-to-fine reverse diffusion sampler.

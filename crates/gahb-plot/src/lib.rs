@@ -1,0 +1,1 @@
+//! PNG figures: line plots, histograms, image grids and diverging colour maps.

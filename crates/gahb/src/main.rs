@@ -1,0 +1,2 @@
+//! The `gahb` command line: experiments of the paper, figures and the report.
+fn main() {}
