@@ -1,1 +1,28 @@
-//! Synthetic image classes with known optimal bases: C^alpha images, disks, pixel shuffling.
+//! Synthetic image classes with known optimal bases (PAPER.md §6 C^α images, §7 disks, §8 shuffled
+//! pixels).
+//!
+//! # Conventions
+//! - A dataset is an `ndarray::Array3<f32>` of shape `[n, h, w]`: grayscale, values in `[0, 1]`,
+//!   row-major images. The same convention is used by `gahb-data`.
+//! - Every generator is deterministic: a batch generator takes a `seed` and draws image `i` from
+//!   [`image_rng`]`(seed, i)` (ChaCha8 with stream `i`), so results do not depend on the number of
+//!   rayon threads; single-image functions take `&mut impl Rng`.
+//! - Configs are serde structs with `deny_unknown_fields` and a `validate()` that constructors call.
+//!
+//! # Entry points
+//! - [`generate_calpha`] / [`CAlphaGenerator`]: C^α images with contour regularity α and background
+//!   regularity β.
+//! - [`generate_disks`] / [`render_disk`]: antialiased disks with their 5 parameters.
+//! - [`PixelPermutation`]: one seeded pixel permutation applied to any dataset, and its inverse.
+
+mod calpha;
+mod disks;
+mod error;
+mod rng;
+mod shuffle;
+
+pub use calpha::{box_blur_2x2, generate_calpha, CAlphaConfig, CAlphaGenerator};
+pub use disks::{generate_disks, render_disk, DiskConfig, DiskParams};
+pub use error::{Error, Result};
+pub use rng::image_rng;
+pub use shuffle::PixelPermutation;
