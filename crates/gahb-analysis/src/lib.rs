@@ -1,1 +1,16 @@
 //! Jacobian eigen-analysis (GAHB), oracle shrinkage in fixed bases, slopes and the density bound.
+//!
+//! PAPER.md §5: the exact Jacobian ∇f(y) of a denoiser at a noisy image ([`jacobian()`]), the
+//! eigendecomposition of its symmetric part ([`eigh_sym`]): shrinkage factors λ_k, the adaptive
+//! basis e_k, the effective dimension tr ∇f, and the signal coefficients ⟨x, e_k⟩; beyond the paper,
+//! the top-k spectrum without forming the matrix ([`lanczos_top_k`]).
+//! PAPER.md §9: fixed-basis oracles in orthonormal DCT and periodic wavelet bases ([`bases`],
+//! [`oracle`]). PAPER.md §6, §7, §10: PSNR slopes, optimal references and the density bound
+//! ([`slopes`], [`density`]).
+//!
+//! Everything works with any [`gahb_tensor::Denoiser`]; this crate never depends on
+//! `gahb-denoiser`.
+
+pub mod error;
+
+pub use error::{Error, Result};
