@@ -105,7 +105,9 @@ mod tests {
         let out = f.denoise(&y).expect("denoise");
         let v = Vec::<f32>::try_from(out.flatten(0, -1)).expect("vec");
         assert_eq!(v, vec![4.0, 2.0, 1.0, 0.0]);
-        assert!(f.denoise(&Tensor::zeros([1, 1, 3, 3], (Kind::Float, Device::Cpu))).is_err());
+        assert!(f
+            .denoise(&Tensor::zeros([1, 1, 3, 3], (Kind::Float, Device::Cpu)))
+            .is_err());
         assert!(LinearDenoiser::new(&m, [1, 3, 3]).is_err());
     }
 }

@@ -89,7 +89,10 @@ pub fn check_batch(op: &'static str, t: &Tensor) -> Result<(i64, i64, i64, i64)>
             got: size,
         });
     }
-    if !matches!(t.kind(), Kind::Float | Kind::Double | Kind::Half | Kind::BFloat16) {
+    if !matches!(
+        t.kind(),
+        Kind::Float | Kind::Double | Kind::Half | Kind::BFloat16
+    ) {
         return Err(Error::InvalidArgument {
             name: "tensor kind",
             reason: format!("{op} needs a floating-point tensor, got {:?}", t.kind()),

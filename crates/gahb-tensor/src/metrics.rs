@@ -22,8 +22,11 @@ pub fn psnr_per_image(clean: &Tensor, est: &Tensor) -> Result<Tensor> {
             got: est.size(),
         });
     }
-    let diff = (est.f_to_kind(Kind::Double)? - clean.f_to_kind(Kind::Double)?).f_reshape([b, -1])?;
-    let mse = diff.f_square()?.f_mean_dim(Some(&[1i64][..]), false, Kind::Double)?;
+    let diff =
+        (est.f_to_kind(Kind::Double)? - clean.f_to_kind(Kind::Double)?).f_reshape([b, -1])?;
+    let mse = diff
+        .f_square()?
+        .f_mean_dim(Some(&[1i64][..]), false, Kind::Double)?;
     Ok(mse.f_log10()?.f_mul_scalar(-10.0)?)
 }
 
