@@ -1,0 +1,559 @@
+//! Universal blind training (paper §2): y = x + σz with σ drawn per image and no noise level given
+//! to the network; loss = per-image sum of squared errors of the predicted noise, averaged over the
+//! batch; Adam with the learning rate halved at fixed epochs.
+//!
+//! # Determinism and exact resume
+//! Every random draw of step `s` comes from libtorch's global generator reseeded from
+//! `(seed, s)` (noise) or `(seed, epoch)` (the epoch's shuffling permutation) just before it is used.
+//! A run therefore depends only on the seed, the config, the data and the step number, so training
+//! k steps, saving, loading and training k more gives the same parameters as 2k steps in one go
+//! (on CPU; tested). The cost is that training reseeds the global generator.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+use crate::adam::Adam;
+use crate::checkpoint::{self, CheckpointMeta};
+use crate::error::{invalid, Error, Result};
+use crate::layers::Mode;
+use crate::model::Model;
+use crate::net::{check_input, ResidualNet};
+
+/// How σ is drawn for each training image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoiseSampling {
+    /// σ ~ U[0, σ_max], as the paper states.
+    Uniform,
+    /// σ = σ_max·U², U ~ U[0, 1], as the reference code does (`quadratic_noise=True`).
+    Quadratic,
+}
+
+/// The unit of the learning-rate milestones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleUnit {
+    /// Milestones count epochs (the paper: 100, 200, ..., 900).
+    Epochs,
+    /// Milestones count optimisation steps.
+    Steps,
+}
+
+/// Training hyper-parameters. `Default` is the paper's (§2); [`crate::profiles`] has smaller ones.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Images per step (512 in the paper).
+    pub batch_size: usize,
+    /// Training length in epochs; exactly one of `epochs` and `steps` is set.
+    #[serde(default)]
+    pub epochs: Option<usize>,
+    /// Training length in steps; exactly one of `epochs` and `steps` is set.
+    #[serde(default)]
+    pub steps: Option<usize>,
+    /// Images per epoch: the training set is tiled max(1, floor(epoch_images / N)) times per epoch
+    /// (the reference tiles to about 250,000). `None`: one pass over the N images per epoch.
+    #[serde(default)]
+    pub epoch_images: Option<usize>,
+    /// Initial learning rate (1e-3).
+    pub lr: f64,
+    /// Factor applied at each milestone (0.5).
+    pub lr_gamma: f64,
+    /// Milestones, ascending (epochs 100, 200, ..., 900 in the paper).
+    pub lr_milestones: Vec<usize>,
+    /// Unit of `lr_milestones`.
+    pub milestone_unit: ScheduleUnit,
+    /// Adam's β₁ and β₂ (0.9, 0.999).
+    #[serde(default = "default_betas")]
+    pub adam_betas: [f64; 2],
+    /// Adam's ε (1e-8).
+    #[serde(default = "default_eps")]
+    pub adam_eps: f64,
+    /// Largest noise standard deviation on the [0, 1] intensity scale (1.0).
+    pub sigma_max: f64,
+    /// How σ is drawn.
+    pub noise: NoiseSampling,
+    /// Seed of the shuffling and the noise.
+    pub seed: u64,
+    /// Write a checkpoint every this many steps (0: only at the end).
+    #[serde(default)]
+    pub checkpoint_every: usize,
+    /// Show a progress bar.
+    #[serde(default)]
+    pub progress: bool,
+}
+
+fn default_betas() -> [f64; 2] {
+    [0.9, 0.999]
+}
+
+fn default_eps() -> f64 {
+    1e-8
+}
+
+impl Default for TrainConfig {
+    /// The paper's schedule: batch 512, 1000 epochs of about 250k images, Adam lr 1e-3 halved at
+    /// epochs 100, ..., 900, σ ~ U[0, 1].
+    fn default() -> Self {
+        Self {
+            batch_size: 512,
+            epochs: Some(1000),
+            steps: None,
+            epoch_images: Some(250_000),
+            lr: 1e-3,
+            lr_gamma: 0.5,
+            lr_milestones: (1..10).map(|i| 100 * i).collect(),
+            milestone_unit: ScheduleUnit::Epochs,
+            adam_betas: default_betas(),
+            adam_eps: default_eps(),
+            sigma_max: 1.0,
+            noise: NoiseSampling::Uniform,
+            seed: 0,
+            checkpoint_every: 1000,
+            progress: true,
+        }
+    }
+}
+
+/// The step plan of a config for a training set of `n_images`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Training images N.
+    pub n_images: usize,
+    /// How many times the set is tiled per epoch.
+    pub tiles: usize,
+    /// Steps per epoch, ceil(N·tiles / batch); the last batch of an epoch may be smaller.
+    pub steps_per_epoch: usize,
+    /// Total steps.
+    pub total_steps: usize,
+}
+
+impl TrainConfig {
+    /// Checks the values; [`train`] calls it.
+    pub fn validate(&self) -> Result<()> {
+        if self.batch_size == 0 {
+            return Err(invalid("batch_size", "must be at least 1, got 0"));
+        }
+        match (self.epochs, self.steps) {
+            (Some(0), None) => return Err(invalid("epochs", "must be at least 1, got 0")),
+            (None, Some(0)) => return Err(invalid("steps", "must be at least 1, got 0")),
+            (Some(_), None) | (None, Some(_)) => {}
+            _ => {
+                return Err(invalid(
+                    "epochs/steps",
+                    "set exactly one of epochs and steps",
+                ))
+            }
+        }
+        if self.epoch_images == Some(0) {
+            return Err(invalid(
+                "epoch_images",
+                "must be at least 1 when set, got 0",
+            ));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(invalid(
+                "lr",
+                format!("must be finite and > 0, got {}", self.lr),
+            ));
+        }
+        if !(self.lr_gamma > 0.0 && self.lr_gamma <= 1.0) {
+            return Err(invalid(
+                "lr_gamma",
+                format!("must be in (0, 1], got {}", self.lr_gamma),
+            ));
+        }
+        if self.lr_milestones.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(invalid(
+                "lr_milestones",
+                format!("must be strictly ascending, got {:?}", self.lr_milestones),
+            ));
+        }
+        if self.adam_betas.iter().any(|b| !(0.0..1.0).contains(b)) {
+            return Err(invalid(
+                "adam_betas",
+                format!("must be in [0, 1), got {:?}", self.adam_betas),
+            ));
+        }
+        if !(self.adam_eps > 0.0) {
+            return Err(invalid(
+                "adam_eps",
+                format!("must be > 0, got {}", self.adam_eps),
+            ));
+        }
+        if !(self.sigma_max.is_finite() && self.sigma_max > 0.0) {
+            return Err(invalid(
+                "sigma_max",
+                format!("must be finite and > 0, got {}", self.sigma_max),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The step plan for `n_images` training images.
+    pub fn plan(&self, n_images: usize) -> Result<Plan> {
+        self.validate()?;
+        if n_images == 0 {
+            return Err(invalid("training images", "the training set is empty"));
+        }
+        let tiles = self.epoch_images.map_or(1, |e| (e / n_images).max(1));
+        let steps_per_epoch = (n_images * tiles).div_ceil(self.batch_size);
+        let total_steps = match (self.epochs, self.steps) {
+            (Some(e), _) => e * steps_per_epoch,
+            (_, Some(s)) => s,
+            _ => unreachable!("invariant: validate checked that one of epochs and steps is set"),
+        };
+        Ok(Plan {
+            n_images,
+            tiles,
+            steps_per_epoch,
+            total_steps,
+        })
+    }
+
+    /// The learning rate at (0-based) `step`.
+    pub fn lr_at(&self, plan: &Plan, step: usize) -> f64 {
+        let pos = match self.milestone_unit {
+            ScheduleUnit::Epochs => step / plan.steps_per_epoch,
+            ScheduleUnit::Steps => step,
+        };
+        let n = self.lr_milestones.iter().filter(|&&m| pos >= m).count();
+        self.lr * self.lr_gamma.powi(n as i32)
+    }
+
+    /// True when `other` trains the same way, ignoring the length, checkpointing and progress bar
+    /// (so a resumed run may be extended).
+    pub fn same_training_as(&self, other: &TrainConfig) -> bool {
+        let strip = |c: &TrainConfig| TrainConfig {
+            epochs: None,
+            steps: None,
+            checkpoint_every: 0,
+            progress: false,
+            ..c.clone()
+        };
+        strip(self) == strip(other)
+    }
+}
+
+/// One finished step, passed to the step callback.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepInfo {
+    /// The 0-based step just taken.
+    pub step: usize,
+    /// Its loss (per-image SSE averaged over the batch).
+    pub loss: f64,
+    /// Its learning rate.
+    pub lr: f64,
+    /// Its batch size.
+    pub batch: usize,
+}
+
+/// Everything about a run that is not a hyper-parameter.
+#[derive(Default)]
+pub struct RunOptions<'a> {
+    /// Where to write checkpoints (`*.safetensors`, with `.json` and `.optim.safetensors` beside it).
+    /// `None`: no checkpoints.
+    pub checkpoint: Option<PathBuf>,
+    /// Resume from `checkpoint` when it exists.
+    pub resume: bool,
+    /// Description of the training data and split, recorded in the checkpoint sidecar.
+    pub data_split: String,
+    /// Git revision to record; `None` reads `git rev-parse HEAD` (failing soft).
+    pub git_revision: Option<String>,
+    /// Stop after this many total steps (an interruption, for tests); `None`: the plan's total.
+    pub stop_after: Option<usize>,
+    /// Called after every step.
+    pub on_step: Option<Box<dyn FnMut(&StepInfo) + 'a>>,
+}
+
+/// What a training run did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainReport {
+    /// The plan of the run.
+    pub plan: Plan,
+    /// The step it started from (0, or the resumed checkpoint's step).
+    pub start_step: usize,
+    /// The step count reached.
+    pub end_step: usize,
+    /// (step, loss) of every step of this call.
+    pub losses: Vec<(usize, f64)>,
+    /// Wall-clock seconds of this call's steps.
+    pub seconds: f64,
+    /// Training images per second.
+    pub images_per_sec: f64,
+    /// The last checkpoint written, if any.
+    pub last_checkpoint: Option<PathBuf>,
+}
+
+const TAG_PERM: u64 = 0x5045_524d;
+const TAG_NOISE: u64 = 0x4e4f_4953;
+
+/// SplitMix64 mixing of (seed, tag, index) into a libtorch seed.
+fn mix(seed: u64, tag: u64, index: u64) -> i64 {
+    let mut z = seed ^ tag.rotate_left(32) ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    for _ in 0..2 {
+        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+    }
+    z as i64
+}
+
+/// A training loop in progress: model, data, optimizer and step.
+pub struct Trainer<'m> {
+    model: &'m Model,
+    cfg: TrainConfig,
+    plan: Plan,
+    data: Tensor,
+    adam: Adam,
+    step: usize,
+    perm: Option<(usize, Tensor)>,
+}
+
+impl<'m> Trainer<'m> {
+    /// Prepares training of `model` on `data` (`[N, c, h, w]` float images in [0, 1], any device:
+    /// they are moved to the model's device once).
+    pub fn new(model: &'m Model, data: &Tensor, cfg: &TrainConfig) -> Result<Self> {
+        cfg.validate()?;
+        let (n, ..) = check_input(model.net(), "train data", data)?;
+        let plan = cfg.plan(n as usize)?;
+        let data = data
+            .f_to_device(model.net_device())?
+            .f_to_kind(Kind::Float)?;
+        let adam = Adam::new(
+            model.named_trainable(),
+            (cfg.adam_betas[0], cfg.adam_betas[1]),
+            cfg.adam_eps,
+        )?;
+        Ok(Self {
+            model,
+            cfg: cfg.clone(),
+            plan,
+            data,
+            adam,
+            step: 0,
+            perm: None,
+        })
+    }
+
+    /// The step plan.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The number of steps taken so far.
+    pub fn step(&self) -> usize {
+        self.step
+    }
+
+    /// The optimizer.
+    pub fn adam(&self) -> &Adam {
+        &self.adam
+    }
+
+    /// Continues from a checkpoint's optimizer state at `step`.
+    pub fn restore(&mut self, step: usize, adam_state: Vec<(String, Tensor)>) -> Result<()> {
+        self.adam.load_state(adam_state)?;
+        self.step = step;
+        self.perm = None;
+        Ok(())
+    }
+
+    /// The data indices of step `step`'s batch, from the epoch's permutation of the tiled set.
+    fn batch_indices(&mut self, step: usize) -> Result<Tensor> {
+        let epoch = step / self.plan.steps_per_epoch;
+        let k = step % self.plan.steps_per_epoch;
+        let m = (self.plan.n_images * self.plan.tiles) as i64;
+        if self.perm.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            tch::manual_seed(mix(self.cfg.seed, TAG_PERM, epoch as u64));
+            let p = Tensor::f_randperm(m, (Kind::Int64, Device::Cpu))?;
+            self.perm = Some((epoch, p));
+        }
+        let (_, perm) = self
+            .perm
+            .as_ref()
+            .expect("invariant: permutation set above");
+        let start = k as i64 * self.cfg.batch_size as i64;
+        let len = (self.cfg.batch_size as i64).min(m - start);
+        let idx = perm
+            .f_narrow(0, start, len)?
+            .f_remainder(self.plan.n_images as i64)?;
+        Ok(idx.f_to_device(self.data.device())?)
+    }
+
+    /// Takes one step and returns its info. A non-finite loss leaves the parameters and the
+    /// optimizer untouched and returns [`Error::NonFiniteLoss`] (with no checkpoint path).
+    pub fn train_step(&mut self) -> Result<StepInfo> {
+        let step = self.step;
+        let idx = self.batch_indices(step)?;
+        let x = self.data.f_index_select(0, &idx)?; // [b, c, h, w]
+        let b = x.size()[0];
+        tch::manual_seed(mix(self.cfg.seed, TAG_NOISE, step as u64));
+        let dev = x.device();
+        let u = Tensor::f_rand([b, 1, 1, 1], (Kind::Float, dev))?;
+        let sigma = match self.cfg.noise {
+            NoiseSampling::Uniform => u.f_mul_scalar(self.cfg.sigma_max)?,
+            NoiseSampling::Quadratic => u.f_square()?.f_mul_scalar(self.cfg.sigma_max)?,
+        };
+        let noise = Tensor::f_randn(x.size(), (Kind::Float, dev))?.f_mul(&sigma)?; // [b, c, h, w]
+        let y = x.f_add(&noise)?;
+        let r = self.model.net().residual(&y, Mode::Train)?;
+        let loss = r
+            .f_sub(&noise)?
+            .f_square()?
+            .f_sum(Kind::Float)?
+            .f_div_scalar(b as f64)?;
+        self.adam.zero_grad();
+        loss.f_backward()?;
+        let loss_value = loss.f_double_value(&[])?;
+        if !loss_value.is_finite() {
+            self.adam.zero_grad();
+            return Err(Error::NonFiniteLoss {
+                step,
+                loss: loss_value,
+                last_checkpoint: None,
+            });
+        }
+        let lr = self.cfg.lr_at(&self.plan, step);
+        self.adam.step(lr)?;
+        self.step += 1;
+        Ok(StepInfo {
+            step,
+            loss: loss_value,
+            lr,
+            batch: b as usize,
+        })
+    }
+}
+
+/// Trains `model` on `data` (`[N, c, h, w]` in [0, 1]) with `cfg`, writing checkpoints and resuming
+/// as `run` says.
+///
+/// On resume the checkpoint must hold the same architecture and the same training settings (the
+/// length may differ, so a run can be extended); otherwise [`Error::CheckpointMismatch`].
+/// A NaN or infinite loss stops the run with [`Error::NonFiniteLoss`], naming the step and the last
+/// good checkpoint, which is left as it was.
+pub fn train(
+    model: &mut Model,
+    data: &Tensor,
+    cfg: &TrainConfig,
+    mut run: RunOptions<'_>,
+) -> Result<TrainReport> {
+    cfg.validate()?;
+    let git_revision = run.git_revision.clone().or_else(checkpoint::git_revision);
+    let mut resumed: Option<(usize, Vec<(String, Tensor)>)> = None;
+    let mut resumed_from = None;
+    if let (Some(path), true) = (&run.checkpoint, run.resume) {
+        if path.exists() {
+            let meta = checkpoint::load_into(model, path)?;
+            if let Some(saved) = &meta.train {
+                if !saved.same_training_as(cfg) {
+                    return Err(Error::CheckpointMismatch {
+                        path: path.clone(),
+                        reason: format!(
+                            "it was trained with a different config: saved {saved:?}, requested {cfg:?}"
+                        ),
+                    });
+                }
+            }
+            let state = checkpoint::load_optimizer(path, meta.step)?;
+            resumed = Some((meta.step, state));
+            resumed_from = Some(path.clone());
+        }
+    }
+    let model: &Model = model;
+    let mut trainer = Trainer::new(model, data, cfg)?;
+    if let Some((step, state)) = resumed {
+        trainer.restore(step, state)?;
+    }
+    let plan = *trainer.plan();
+    let start_step = trainer.step();
+    let end = run
+        .stop_after
+        .map_or(plan.total_steps, |s| s.min(plan.total_steps));
+    let bar = if cfg.progress {
+        ProgressBar::new(plan.total_steps as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
+        )
+        .expect("invariant: the template is valid"),
+    );
+    bar.set_position(start_step as u64);
+    let mut losses = Vec::with_capacity(end.saturating_sub(start_step));
+    let mut last_checkpoint = resumed_from;
+    let mut images = 0usize;
+    let t0 = Instant::now();
+    let save = |trainer: &Trainer<'_>, last_loss: Option<f64>| -> Result<Option<PathBuf>> {
+        let Some(path) = &run.checkpoint else {
+            return Ok(None);
+        };
+        let meta = CheckpointMeta::new(
+            model,
+            Some(cfg),
+            &run.data_split,
+            git_revision.clone(),
+            trainer.step(),
+        )
+        .with_training(plan.n_images, last_loss);
+        checkpoint::save(path, model, &meta, Some(trainer.adam()))?;
+        Ok(Some(path.clone()))
+    };
+    while trainer.step() < end {
+        let info = match trainer.train_step() {
+            Ok(info) => info,
+            Err(Error::NonFiniteLoss { step, loss, .. }) => {
+                bar.abandon_with_message(format!("non-finite loss at step {step}"));
+                return Err(Error::NonFiniteLoss {
+                    step,
+                    loss,
+                    last_checkpoint,
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        images += info.batch;
+        losses.push((info.step, info.loss));
+        if let Some(f) = run.on_step.as_mut() {
+            f(&info);
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        bar.set_position(trainer.step() as u64);
+        bar.set_message(format!(
+            "loss {:.3} lr {:.2e} {:.0} img/s",
+            info.loss,
+            info.lr,
+            images as f64 / secs
+        ));
+        let every = cfg.checkpoint_every;
+        if every > 0 && trainer.step() % every == 0 && trainer.step() < end {
+            last_checkpoint = save(&trainer, Some(info.loss))?.or(last_checkpoint);
+        }
+    }
+    if trainer.step() > start_step || !run.checkpoint.as_ref().is_some_and(|p| p.exists()) {
+        last_checkpoint = save(&trainer, losses.last().map(|l| l.1))?.or(last_checkpoint);
+    }
+    bar.finish();
+    let seconds = t0.elapsed().as_secs_f64();
+    Ok(TrainReport {
+        plan,
+        start_step,
+        end_step: trainer.step(),
+        losses,
+        seconds,
+        images_per_sec: if seconds > 0.0 {
+            images as f64 / seconds
+        } else {
+            0.0
+        },
+        last_checkpoint,
+    })
+}

@@ -1,0 +1,271 @@
+//! Training and checkpoint tests (paper §2): exact resume, NaN handling, config and checkpoint errors.
+
+use anyhow::Result;
+use gahb_denoiser::checkpoint::{self, CheckpointMeta};
+use gahb_denoiser::{
+    train, Error, Model, ModelConfig, RunOptions, ScheduleUnit, TrainConfig, UNetConfig,
+};
+use tch::{Device, Kind, Tensor};
+
+fn tiny_config(steps: usize) -> TrainConfig {
+    TrainConfig {
+        batch_size: 4,
+        epochs: None,
+        steps: Some(steps),
+        epoch_images: None,
+        lr: 1e-3,
+        lr_gamma: 0.5,
+        lr_milestones: vec![3, 7],
+        milestone_unit: ScheduleUnit::Steps,
+        sigma_max: 1.0,
+        seed: 7,
+        checkpoint_every: 0,
+        progress: false,
+        ..TrainConfig::default()
+    }
+}
+
+/// 10 smooth-ish 16×16 images in [0, 1] (a random low-resolution image, upsampled).
+fn data() -> Tensor {
+    tch::manual_seed(123);
+    Tensor::rand([10, 1, 4, 4], (Kind::Float, Device::Cpu)).upsample_nearest2d([16, 16], None, None)
+}
+
+fn model(init_seed: i64) -> Model {
+    tch::manual_seed(init_seed);
+    Model::new(&ModelConfig::UNet(UNetConfig::tiny()), Device::Cpu).expect("model")
+}
+
+fn opts(ckpt: Option<std::path::PathBuf>, stop_after: Option<usize>) -> RunOptions<'static> {
+    RunOptions {
+        checkpoint: ckpt,
+        resume: true,
+        data_split: "test: 10 random images".into(),
+        git_revision: Some("test".into()),
+        stop_after,
+        on_step: None,
+    }
+}
+
+fn max_param_diff(a: &Model, b: &Model) -> f64 {
+    let (va, vb) = (a.named_variables(), b.named_variables());
+    assert_eq!(va.len(), vb.len());
+    va.iter()
+        .zip(&vb)
+        .map(|((na, ta), (nb, tb))| {
+            assert_eq!(na, nb);
+            (ta - tb).abs().max().double_value(&[])
+        })
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn resumed_training_equals_uninterrupted_training() -> Result<()> {
+    let x = data();
+    let cfg = tiny_config(10);
+    // Uninterrupted: 10 steps (3 epochs of 3 steps, the last batch of each epoch has 2 images).
+    let mut a = model(0);
+    let ra = train(&mut a, &x, &cfg, opts(None, None))?;
+    assert_eq!(ra.end_step, 10);
+    assert_eq!(ra.plan.steps_per_epoch, 3);
+    // Interrupted after 5 steps, then resumed into a model initialised differently.
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("run/model.safetensors");
+    let mut b = model(0);
+    let rb = train(&mut b, &x, &cfg, opts(Some(path.clone()), Some(5)))?;
+    assert_eq!(rb.end_step, 5);
+    assert!(path.exists() && checkpoint::sidecar_path(&path).exists());
+    assert_eq!(checkpoint::read_meta(&path)?.step, 5);
+    let mut c = model(99);
+    assert!(max_param_diff(&a, &c) > 1e-3, "different init must differ");
+    let rc = train(&mut c, &x, &cfg, opts(Some(path.clone()), None))?;
+    assert_eq!((rc.start_step, rc.end_step), (5, 10));
+    // Losses of the resumed half equal those of the uninterrupted run, and so do the parameters and
+    // the BN running_sd buffers.
+    for ((sa, la), (sc, lc)) in ra.losses[5..].iter().zip(&rc.losses) {
+        assert_eq!(sa, sc);
+        assert!(
+            (la - lc).abs() <= 1e-5 * la.abs(),
+            "step {sa}: {la} vs {lc}"
+        );
+    }
+    let d = max_param_diff(&a, &c);
+    assert!(d <= 1e-6, "max parameter difference {d}");
+    // The sidecar records config, seed, split and revision.
+    let meta = checkpoint::read_meta(&path)?;
+    assert_eq!(meta.step, 10);
+    assert_eq!(meta.seed, Some(7));
+    assert_eq!(meta.git_revision.as_deref(), Some("test"));
+    assert_eq!(meta.train.as_ref(), Some(&cfg));
+    assert!(meta.has_optimizer);
+    Ok(())
+}
+
+#[test]
+fn training_reduces_the_loss() -> Result<()> {
+    let x = data();
+    let mut m = model(0);
+    let mut losses = Vec::new();
+    let mut cfg = tiny_config(40);
+    cfg.lr = 3e-3;
+    cfg.lr_milestones = vec![];
+    let run = RunOptions {
+        on_step: Some(Box::new(|s| losses.push(s.loss))),
+        ..opts(None, None)
+    };
+    let report = train(&mut m, &x, &cfg, run)?;
+    assert_eq!(losses.len(), 40);
+    let first: f64 = losses[..10].iter().sum::<f64>() / 10.0;
+    let last: f64 = losses[30..].iter().sum::<f64>() / 10.0;
+    assert!(last < 0.7 * first, "loss {first} -> {last}");
+    assert!(report.images_per_sec > 0.0);
+    Ok(())
+}
+
+#[test]
+fn nan_loss_stops_with_the_step_and_keeps_the_checkpoint() -> Result<()> {
+    let x = data();
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("model.safetensors");
+    let mut m = model(0);
+    train(&mut m, &x, &tiny_config(4), opts(Some(path.clone()), None))?;
+    let before = std::fs::read(&path)?;
+    // The same data with one NaN pixel in every image: the first resumed step fails.
+    let bad = x.copy();
+    let _ = bad.narrow(2, 0, 1).narrow(3, 0, 1).fill_(f64::NAN);
+    let err = train(
+        &mut m,
+        &bad,
+        &tiny_config(8),
+        opts(Some(path.clone()), None),
+    )
+    .expect_err("nan");
+    match &err {
+        Error::NonFiniteLoss {
+            step,
+            last_checkpoint,
+            ..
+        } => {
+            assert_eq!(*step, 4);
+            assert_eq!(last_checkpoint.as_deref(), Some(path.as_path()));
+        }
+        other => panic!("unexpected error {other}"),
+    }
+    assert!(err.to_string().contains("step 4"), "{err}");
+    assert_eq!(
+        std::fs::read(&path)?,
+        before,
+        "the good checkpoint is untouched"
+    );
+    assert_eq!(checkpoint::read_meta(&path)?.step, 4);
+    Ok(())
+}
+
+#[test]
+fn bad_train_configs_give_clear_errors() {
+    let check = |cfg: TrainConfig, field: &str| {
+        let e = cfg.validate().expect_err(field);
+        assert!(e.to_string().contains(field), "{e}");
+        assert!(!e.to_string().contains('\n'));
+    };
+    check(
+        TrainConfig {
+            sigma_max: 0.0,
+            ..tiny_config(1)
+        },
+        "sigma_max",
+    );
+    check(
+        TrainConfig {
+            sigma_max: -1.0,
+            ..tiny_config(1)
+        },
+        "sigma_max",
+    );
+    check(
+        TrainConfig {
+            batch_size: 0,
+            ..tiny_config(1)
+        },
+        "batch_size",
+    );
+    check(
+        TrainConfig {
+            epochs: Some(3),
+            ..tiny_config(1)
+        },
+        "epochs/steps",
+    );
+    check(
+        TrainConfig {
+            steps: Some(0),
+            ..tiny_config(1)
+        },
+        "steps",
+    );
+    check(
+        TrainConfig {
+            lr_milestones: vec![5, 3],
+            ..tiny_config(1)
+        },
+        "lr_milestones",
+    );
+    TrainConfig::default()
+        .validate()
+        .expect("the paper's config is valid");
+    // TOML round trip; unknown keys are rejected.
+    let text = toml::to_string(&tiny_config(3)).expect("toml");
+    assert_eq!(
+        toml::from_str::<TrainConfig>(&text).expect("parse"),
+        tiny_config(3)
+    );
+    assert!(toml::from_str::<TrainConfig>(&format!("{text}\nlearning_rate = 1.0\n")).is_err());
+}
+
+#[test]
+fn paper_schedule_halves_the_rate_every_100_epochs() -> Result<()> {
+    let cfg = TrainConfig::default();
+    let plan = cfg.plan(99_325)?;
+    assert_eq!(plan.tiles, 2);
+    assert_eq!(plan.steps_per_epoch, (2 * 99_325usize).div_ceil(512));
+    assert_eq!(plan.total_steps, 1000 * plan.steps_per_epoch);
+    assert_eq!(cfg.lr_at(&plan, 0), 1e-3);
+    assert_eq!(cfg.lr_at(&plan, 100 * plan.steps_per_epoch - 1), 1e-3);
+    assert_eq!(cfg.lr_at(&plan, 100 * plan.steps_per_epoch), 5e-4);
+    assert!((cfg.lr_at(&plan, plan.total_steps - 1) - 1e-3 / 512.0).abs() < 1e-12);
+    // N = 1 is tiled 250,000 times per epoch.
+    assert_eq!(cfg.plan(1)?.tiles, 250_000);
+    Ok(())
+}
+
+#[test]
+fn mismatched_checkpoints_are_rejected() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("m.safetensors");
+    let m = model(0);
+    checkpoint::save(
+        &path,
+        &m,
+        &CheckpointMeta::new(&m, None, "none", None, 0),
+        None,
+    )?;
+    // Same architecture: loads, and the loaded weights are the saved ones (running_sd included).
+    let (loaded, meta) = checkpoint::load(&path, Device::Cpu)?;
+    assert_eq!(meta.step, 0);
+    assert_eq!(max_param_diff(&m, &loaded), 0.0);
+    // A wider UNet: the sidecar's architecture differs.
+    let wide_cfg = UNetConfig {
+        base_channels: 16,
+        ..UNetConfig::tiny()
+    };
+    let mut wide = Model::new(&ModelConfig::UNet(wide_cfg), Device::Cpu)?;
+    let e = checkpoint::load_into(&mut wide, &path).expect_err("architecture");
+    assert!(e.to_string().contains("architecture differs"), "{e}");
+    // Weights alone: names and shapes are checked.
+    let e = checkpoint::load_weights(&mut wide, &path).expect_err("shapes");
+    assert!(e.to_string().contains("has shape"), "{e}");
+    // A file name that is not .safetensors is refused.
+    let e = checkpoint::save(&dir.path().join("m.pt"), &m, &meta, None).expect_err("extension");
+    assert!(e.to_string().contains(".safetensors"), "{e}");
+    Ok(())
+}
