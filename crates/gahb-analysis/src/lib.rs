@@ -11,6 +11,14 @@
 //! Everything works with any [`gahb_tensor::Denoiser`]; this crate never depends on
 //! `gahb-denoiser`.
 
+pub mod eigen;
 pub mod error;
+pub mod jacobian;
+pub mod toy;
 
+pub use eigen::{eigh_sym, eigh_sym_top, symmetric_part, Eigen, EighBackend};
 pub use error::{Error, Result};
+pub use jacobian::{
+    asymmetry, bias_free_residual, jacobian, jvp, vjp, JacobianConfig, JacobianReport,
+    JacobianRoute, JacobianSummary,
+};
