@@ -1,1 +1,43 @@
-//! Real image datasets: IDX, PGM, npy, image folders, the CelebA pipeline, splits and a content-hashed cache.
+//! Real image datasets (PAPER.md §2; DATASETS.md §2–§3): readers for IDX, PGM, `.npy` and image
+//! folders, the CelebA pipeline with near-duplicate removal, resizing and padding, S1/S2 splits and a
+//! content-hashed cache of prepared datasets.
+//!
+//! # Conventions
+//! - A dataset is an `ndarray::Array3<f32>` of shape `[n, h, w]`: grayscale, values in `[0, 1]`,
+//!   row-major images, the same as `gahb-synth`.
+//! - Image folders are read in sorted file-name order; the offline sets in the order of
+//!   [`sources`](crate::source_files).
+//! - Every error names the file or the numbers involved ([`Error`]); nothing is written to the cache
+//!   unless a preparation succeeded, and then atomically ([`write_prepared`]).
+//!
+//! # Entry points
+//! - [`load_real`]: a fetched offline set by name (`fashion-mnist`, `mnist`, `orl-faces`,
+//!   `lfw-subset`).
+//! - [`prepare_celeba`] and [`read_folder`]: the user's own images.
+//! - [`Split`]: S1 = first N, S2 = last N, test = a middle block.
+//! - [`Cache::load_or_prepare`]: prepare once, then read back.
+
+mod cache;
+mod celeba;
+mod error;
+mod folder;
+mod idx;
+mod npy;
+mod pgm;
+mod resample;
+mod sources;
+mod split;
+
+pub use cache::{read_prepared, write_prepared, Cache, DatasetMeta, Prepared};
+pub use celeba::{
+    near_duplicates, prepare_celeba, preprocess_file, remove_near_duplicates, CelebaConfig,
+    CelebaPrepared,
+};
+pub use error::{Error, Result};
+pub use folder::{list_images, load_rgb, read_folder, CropMode, FolderConfig};
+pub use idx::{encode_idx, parse_idx, read_idx, read_idx_images, read_idx_labels, IdxArray};
+pub use npy::{encode_npy_f32, parse_npy, read_npy, read_npy_images};
+pub use pgm::{parse_pgm, read_pgm};
+pub use resample::{area_downsample, pad_to, resize_all, resize_bicubic};
+pub use sources::{default_raw_dir, load_real, source_files, REAL_SETS};
+pub use split::Split;
