@@ -11,14 +11,28 @@
 //! Everything works with any [`gahb_tensor::Denoiser`]; this crate never depends on
 //! `gahb-denoiser`.
 
+pub mod bases;
+pub mod density;
 pub mod eigen;
 pub mod error;
 pub mod jacobian;
+pub mod oracle;
+pub mod slopes;
 pub mod toy;
 
+pub use bases::{BasisKind, Transform2d};
+pub use density::{density_bound, log_spaced, DensityBound};
 pub use eigen::{eigh_sym, eigh_sym_top, symmetric_part, Eigen, EighBackend};
 pub use error::{Error, Result};
 pub use jacobian::{
     asymmetry, bias_free_residual, jacobian, jvp, vjp, JacobianConfig, JacobianReport,
     JacobianRoute, JacobianSummary,
+};
+pub use oracle::{
+    m_term_error, oracle_error, oracle_mse_curve, oracle_shrinkage, shrinkage_error, MTerm,
+    OraclePoint,
+};
+pub use slopes::{
+    calpha_theory_slope, disk_optimal_output_psnr, fit_psnr_slope, fit_psnr_slope_small_sigma,
+    manifold_optimal_mse, manifold_optimal_output_psnr, SlopeFit,
 };
