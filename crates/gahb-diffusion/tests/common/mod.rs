@@ -1,0 +1,60 @@
+//! Shared fixtures of the integration tests: a Gaussian prior with a decaying spectrum and a
+//! small training set (PAPER.md §10 known answers).
+
+#![allow(dead_code)]
+
+use gahb_diffusion::{GaussianWiener, NoiseLevel};
+use tch::{Device, Kind, Tensor};
+
+/// A Gaussian prior on `[1, side, side]` images: a random orthonormal basis (seeded QR) with
+/// variances `top`·`ratio`^k for the first `rank` directions and 0 for the others, and a mean
+/// around 0.5.
+pub fn gaussian_prior(
+    side: i64,
+    seed: i64,
+    rank: i64,
+    top: f64,
+    ratio: f64,
+    noise: NoiseLevel,
+) -> GaussianWiener {
+    let d = side * side;
+    tch::manual_seed(seed);
+    let a = Tensor::randn([d, d], (Kind::Double, Device::Cpu));
+    let (q, _) = Tensor::linalg_qr(&a, "reduced");
+    let lam: Vec<f64> = (0..d)
+        .map(|k| {
+            if k < rank {
+                top * ratio.powi(k as i32)
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let lam = Tensor::from_slice(&lam);
+    let cov = q.matmul(&lam.diag(0)).matmul(&q.tr());
+    let cov = (&cov + cov.tr()) * 0.5;
+    let mean = Tensor::randn([d], (Kind::Double, Device::Cpu)) * 0.1 + 0.5;
+    GaussianWiener::new(&mean, &cov, [1, side, side], noise).expect("valid prior")
+}
+
+/// `n` smooth, distinct training images `[n, 1, side, side]` in [0, 1].
+pub fn training_set(n: i64, side: i64, seed: i64) -> Tensor {
+    tch::manual_seed(seed);
+    let coarse = Tensor::rand([n, 1, 4, 4], (Kind::Float, Device::Cpu));
+    coarse.upsample_bilinear2d([side, side], false, None, None)
+}
+
+/// The sample mean `[d]` and covariance `[d, d]` (f64) of a batch `[n, ...]`.
+pub fn moments(x: &Tensor) -> (Tensor, Tensor) {
+    let n = x.size()[0];
+    let flat = x.reshape([n, -1]).to_kind(Kind::Double);
+    let mean = flat.mean_dim(Some([0i64].as_slice()), false, Kind::Double);
+    let c = &flat - &mean;
+    let cov = c.tr().matmul(&c) / (n - 1) as f64;
+    (mean, cov)
+}
+
+/// Relative Frobenius distance ‖a − b‖/‖b‖.
+pub fn rel_err(a: &Tensor, b: &Tensor) -> f64 {
+    (a - b).norm().double_value(&[]) / b.norm().double_value(&[])
+}
