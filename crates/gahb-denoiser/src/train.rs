@@ -179,7 +179,7 @@ impl TrainConfig {
                 format!("must be in [0, 1), got {:?}", self.adam_betas),
             ));
         }
-        if !(self.adam_eps > 0.0) {
+        if self.adam_eps.is_nan() || self.adam_eps <= 0.0 {
             return Err(invalid(
                 "adam_eps",
                 format!("must be > 0, got {}", self.adam_eps),
@@ -252,6 +252,9 @@ pub struct StepInfo {
     pub batch: usize,
 }
 
+/// A function called after every training step.
+pub type StepCallback<'a> = Box<dyn FnMut(&StepInfo) + 'a>;
+
 /// Everything about a run that is not a hyper-parameter.
 #[derive(Default)]
 pub struct RunOptions<'a> {
@@ -267,7 +270,7 @@ pub struct RunOptions<'a> {
     /// Stop after this many total steps (an interruption, for tests); `None`: the plan's total.
     pub stop_after: Option<usize>,
     /// Called after every step.
-    pub on_step: Option<Box<dyn FnMut(&StepInfo) + 'a>>,
+    pub on_step: Option<StepCallback<'a>>,
 }
 
 /// What a training run did.

@@ -23,6 +23,8 @@ fn randomise(model: &Model) {
 }
 
 fn tiny_models() -> Vec<Model> {
+    // One libtorch thread: OpenMP spin-waits make 2 threads much slower on a shared 2-core machine.
+    tch::set_num_threads(1);
     tch::manual_seed(0);
     let configs = [
         ModelConfig::UNet(UNetConfig::tiny()),
