@@ -8,6 +8,7 @@ mod eval;
 mod experiments;
 mod profile;
 mod report;
+mod spectral;
 mod sweep;
 
 use std::path::PathBuf;

@@ -40,6 +40,14 @@ pub struct Profile {
     pub sweep: Option<crate::sweep::SweepConfig>,
     /// Fig. 1: train/test PSNR curves across N.
     pub fig1: Option<experiments::fig1::Config>,
+    /// Fig. 3: Jacobian eigen-analysis of the largest-N model.
+    pub fig3: Option<experiments::fig3::Config>,
+    /// Fig. 4: C^α slopes.
+    pub fig4: Option<experiments::fig4::Config>,
+    /// Fig. 5: disks.
+    pub fig5: Option<experiments::fig5::Config>,
+    /// Fig. 21: shuffled faces.
+    pub fig21: Option<experiments::fig21::Config>,
     /// Fig. 6: closest S1–S2 pairs.
     pub fig6: Option<experiments::fig6::Config>,
     /// Fig. 15: PSNR gap against N at several resolutions.

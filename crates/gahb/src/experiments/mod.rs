@@ -5,6 +5,10 @@
 
 pub mod fig1;
 pub mod fig15;
+pub mod fig21;
+pub mod fig3;
+pub mod fig4;
+pub mod fig5;
 pub mod fig6;
 pub mod slice;
 
@@ -20,13 +24,28 @@ pub type RunFn = fn(&Ctx) -> Result<Option<Section>>;
 pub const REGISTRY: &[(&str, &str, RunFn)] = &[
     (
         "slice",
-        "bias-free denoiser on C^α images: output vs input PSNR, image grid",
+        "bias-free denoiser on C^alpha images: PSNR curve, image grid",
         slice::run,
     ),
     (
         "fig1",
         "train and test PSNR curves across N: memorization to generalization",
         fig1::run,
+    ),
+    (
+        "fig3",
+        "Jacobian eigen-analysis of a generalizing denoiser (GAHB)",
+        fig3::run,
+    ),
+    (
+        "fig4",
+        "C^alpha images: PSNR slopes against alpha/(alpha+1), eigenvectors",
+        fig4::run,
+    ),
+    (
+        "fig5",
+        "disk manifold: eigenvalues against the 5-dimensional optimum",
+        fig5::run,
     ),
     (
         "fig6",
@@ -37,6 +56,11 @@ pub const REGISTRY: &[(&str, &str, RunFn)] = &[
         "fig15",
         "mean train - test PSNR gap against N at several resolutions",
         fig15::run,
+    ),
+    (
+        "fig21",
+        "shuffled faces against faces: PSNR curves and eigenvectors",
+        fig21::run,
     ),
 ];
 
