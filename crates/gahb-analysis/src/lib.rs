@@ -16,6 +16,7 @@ pub mod density;
 pub mod eigen;
 pub mod error;
 pub mod jacobian;
+pub mod lanczos;
 pub mod oracle;
 pub mod slopes;
 pub mod toy;
@@ -27,6 +28,10 @@ pub use error::{Error, Result};
 pub use jacobian::{
     asymmetry, bias_free_residual, jacobian, jvp, vjp, JacobianConfig, JacobianReport,
     JacobianRoute, JacobianSummary,
+};
+pub use lanczos::{
+    lanczos_top_k, lanczos_top_k_matrix, LanczosConfig, LanczosOperator, LanczosResult,
+    LanczosSummary,
 };
 pub use oracle::{
     m_term_error, oracle_error, oracle_mse_curve, oracle_shrinkage, shrinkage_error, MTerm,
