@@ -147,7 +147,8 @@ impl Default for HistogramSpec {
     }
 }
 
-/// Histogram data: `counts[j]` values lie in [edges[j], edges[j + 1]) (the last bin includes `hi`).
+/// Histogram data: `counts[j]` values lie in [edges[j], edges[j + 1]) (the last bin includes `hi`;
+/// values within 1e−9·(hi − lo) outside [lo, hi] count in the end bins).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Histogram {
     /// The `bins + 1` bin edges.
@@ -204,15 +205,17 @@ pub fn histogram(values: &[f64], spec: &HistogramSpec) -> Result<Histogram> {
         above: 0,
         nan: 0,
     };
+    // Rounding can put a cosine of exactly 1 a few ulps above 1: such values count as `hi`.
+    let slack = 1e-9 * (hi - lo);
     for &v in values {
         if v.is_nan() {
             h.nan += 1;
-        } else if v < lo {
+        } else if v < lo - slack {
             h.below += 1;
-        } else if v > hi {
+        } else if v > hi + slack {
             h.above += 1;
         } else {
-            let j = (((v - lo) / width) as usize).min(bins - 1);
+            let j = (((v - lo) / width).max(0.0) as usize).min(bins - 1);
             h.counts[j] += 1;
         }
     }

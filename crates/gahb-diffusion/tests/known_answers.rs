@@ -57,6 +57,7 @@ fn eigen_moments(prior: &gahb_diffusion::GaussianWiener, x: &Tensor, rank: i64) 
 
 #[test]
 fn wiener_tweedie_score_is_the_analytic_score() -> Result<()> {
+    common::single_thread();
     let sigma = 0.3;
     let prior = gaussian_prior(4, 1, 16, 0.5, 0.7, NoiseLevel::Known(sigma));
     tch::manual_seed(2);
@@ -77,6 +78,7 @@ fn wiener_tweedie_score_is_the_analytic_score() -> Result<()> {
 
 #[test]
 fn blind_denoisers_recover_the_noise_level() -> Result<()> {
+    common::single_thread();
     let prior = gaussian_prior(8, 1, 8, 0.3, 0.8, NoiseLevel::blind());
     let x = prior.sample_prior(64, 4)?;
     let train = training_set(5, 8, 3);
@@ -101,6 +103,7 @@ fn blind_denoisers_recover_the_noise_level() -> Result<()> {
 
 #[test]
 fn sampler_reproduces_a_gaussian_prior_with_a_fine_schedule() -> Result<()> {
+    common::single_thread();
     // d = 64 with an 8-dimensional signal subspace (variances 0.3 … 0.063): the 56 noise-only
     // directions let the blind denoiser see σ, as on images. With h₀ = 0.0005 (about 400 steps) the
     // discretisation bias of Algorithm 1 is below the sampling error of n = 300.
@@ -148,6 +151,7 @@ fn sampler_reproduces_a_gaussian_prior_with_a_fine_schedule() -> Result<()> {
 
 #[test]
 fn paper_defaults_under_disperse_a_gaussian_prior_slightly() -> Result<()> {
+    common::single_thread();
     // With the paper's h₀ = 0.01 the same prior comes out with variances about 0.8 of the prior's
     // (measured 0.72-0.84 per direction with n = 1000): the discretisation bias of Algorithm 1,
     // which vanishes as h₀ → 0 (see the test above). The mean is unbiased.
@@ -173,6 +177,7 @@ fn paper_defaults_under_disperse_a_gaussian_prior_slightly() -> Result<()> {
 
 #[test]
 fn memorizer_is_the_empirical_posterior_mean() -> Result<()> {
+    common::single_thread();
     let train = training_set(4, 4, 1);
     let sigma = 0.2;
     let mem = Memorizer::new(&train, NoiseLevel::Known(sigma))?;
@@ -207,6 +212,7 @@ fn memorizer_is_the_empirical_posterior_mean() -> Result<()> {
 
 #[test]
 fn sampler_with_the_memorizer_returns_training_images() -> Result<()> {
+    common::single_thread();
     let train = training_set(5, 8, 7);
     let mem = Memorizer::new(&train, NoiseLevel::blind())?;
     let cfg = SamplerConfig {
@@ -239,6 +245,7 @@ fn sampler_with_the_memorizer_returns_training_images() -> Result<()> {
 
 #[test]
 fn reference_denoisers_reject_bad_input() -> Result<()> {
+    common::single_thread();
     let train = training_set(3, 4, 1);
     assert!(Memorizer::new(&train, NoiseLevel::Known(0.0)).is_err());
     assert!(Memorizer::new(

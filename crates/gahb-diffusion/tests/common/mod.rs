@@ -58,3 +58,9 @@ pub fn moments(x: &Tensor) -> (Tensor, Tensor) {
 pub fn rel_err(a: &Tensor, b: &Tensor) -> f64 {
     (a - b).norm().double_value(&[]) / b.norm().double_value(&[])
 }
+
+/// Runs libtorch on one thread in the calling test thread: the tensors here are tiny, and on a
+/// shared, oversubscribed machine OpenMP's spinning threads make them 10-30× slower.
+pub fn single_thread() {
+    tch::set_num_threads(1);
+}
