@@ -34,6 +34,9 @@ pub struct Ctx {
     pub git_revision: Option<String>,
     /// A local CelebA folder (`img_align_celeba`), when the user gave one.
     pub celeba: Option<PathBuf>,
+    /// Datasets loaded in this run, keyed by their spec and seed, so experiments share them.
+    pub loaded:
+        std::cell::RefCell<std::collections::HashMap<String, std::rc::Rc<crate::data::Loaded>>>,
 }
 
 /// Where a trained model came from.

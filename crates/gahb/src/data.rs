@@ -5,6 +5,7 @@
 //! goes through the paper's pipeline (PAPER.md §2) and is cached by `gahb-data`.
 
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use anyhow::{bail, Context, Result};
 use gahb_data::{
@@ -48,8 +49,18 @@ fn root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// Loads `spec`'s images; `seed` drives synthetic generation.
-pub fn load(ctx: &Ctx, spec: &DataSpec, seed: u64) -> Result<Loaded> {
+/// Loads `spec`'s images (once per run); `seed` drives synthetic generation.
+pub fn load(ctx: &Ctx, spec: &DataSpec, seed: u64) -> Result<Rc<Loaded>> {
+    let key = format!("{spec:?} {seed}");
+    if let Some(l) = ctx.loaded.borrow().get(&key) {
+        return Ok(l.clone());
+    }
+    let l = Rc::new(load_uncached(ctx, spec, seed)?);
+    ctx.loaded.borrow_mut().insert(key, l.clone());
+    Ok(l)
+}
+
+fn load_uncached(ctx: &Ctx, spec: &DataSpec, seed: u64) -> Result<Loaded> {
     let size = spec.size;
     anyhow::ensure!(size >= 4, "data.size must be at least 4, got {size}");
     let name = if spec.name == "faces" {

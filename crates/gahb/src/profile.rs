@@ -40,6 +40,8 @@ pub struct Profile {
     pub sweep: Option<crate::sweep::SweepConfig>,
     /// Fig. 1: train/test PSNR curves across N.
     pub fig1: Option<experiments::fig1::Config>,
+    /// Fig. 2: samples of S1 and S2 models from the same seed.
+    pub fig2: Option<experiments::fig2::Config>,
     /// Fig. 3: Jacobian eigen-analysis of the largest-N model.
     pub fig3: Option<experiments::fig3::Config>,
     /// Fig. 4: C^α slopes.

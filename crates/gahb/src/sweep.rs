@@ -43,41 +43,36 @@ pub enum Half {
 
 /// The sweep's images.
 pub struct SweepData {
-    /// All images, in dataset order.
-    pub all: Array3<f32>,
-    /// What they are.
-    pub description: String,
+    /// All images, in dataset order, and what they are.
+    pub loaded: std::rc::Rc<crate::data::Loaded>,
 }
 
 impl SweepConfig {
     /// Checks sizes against the data and returns the split for `n`.
     pub fn split(&self, data: &SweepData, n: usize) -> Result<Split> {
-        Split::new(data.all.dim().0, n, self.n_test)
+        Split::new(data.loaded.images.dim().0, n, self.n_test)
             .with_context(|| format!("sweep N = {n} with {} test images", self.n_test))
     }
 
     /// Loads the images (synthetic ones from the profile seed).
     pub fn load(&self, ctx: &Ctx) -> Result<SweepData> {
         let l = load(ctx, &self.data, derive_seed(ctx.profile.seed, "sweep-data"))?;
-        Ok(SweepData {
-            all: l.images,
-            description: l.description,
-        })
+        Ok(SweepData { loaded: l })
     }
 
     /// The training images of half `half` at size `n`.
     pub fn train_images(&self, data: &SweepData, n: usize, half: Half) -> Result<Array3<f32>> {
         let split = self.split(data, n)?;
         Ok(match half {
-            Half::S1 => split.s1_of(data.all.view())?,
-            Half::S2 => split.s2_of(data.all.view())?,
+            Half::S1 => split.s1_of(data.loaded.images.view())?,
+            Half::S2 => split.s2_of(data.loaded.images.view())?,
         })
     }
 
     /// The first `n_eval` held-out images (the test block is the same for every N).
     pub fn test_images(&self, data: &SweepData) -> Result<Array3<f32>> {
         let n0 = *self.ns.first().context("sweep.ns is empty")?;
-        let t = self.split(data, n0)?.test_of(data.all.view())?;
+        let t = self.split(data, n0)?.test_of(data.loaded.images.view())?;
         let k = self.n_eval.min(t.dim().0);
         Ok(t.slice(s![..k, .., ..]).to_owned())
     }
@@ -106,7 +101,10 @@ impl SweepConfig {
         let train_cfg = spec.to_config(seed)?;
         let model_cfg = self.net.to_model_config(self.data.size)?;
         let split = self.split(data, n)?;
-        let desc = format!("{} | N = {n} {half:?} | split {split:?}", data.description);
+        let desc = format!(
+            "{} | N = {n} {half:?} | split {split:?}",
+            data.loaded.description
+        );
         let (model, info) = ctx.train_cached(
             &format!("{} N={n} {half:?}", self.data.name),
             &model_cfg,

@@ -55,7 +55,7 @@ pub fn sweep_curves(ctx: &Ctx, sweep: &SweepConfig) -> Result<(Vec<Curves>, Stri
             test: psnr_curve(&model, &test, &sigmas, noise_seed ^ 1)?,
         });
     }
-    Ok((out, data.description))
+    Ok((out, data.loaded.description.clone()))
 }
 
 /// Draws the two panels of Fig. 1.

@@ -128,7 +128,7 @@ pub fn run(ctx: &Ctx) -> Result<Option<Section>> {
     Ok(Some(Section {
         name: "fig3".into(),
         title: "Jacobian eigen-analysis of a generalizing denoiser (GAHB)".into(),
-        dataset: format!("{} (held-out image {} of the largest-N model, N = {n})", data.description, cfg.image_index),
+        dataset: format!("{} (held-out image {} of the largest-N model, N = {n})", data.loaded.description.clone(), cfg.image_index),
         summary: format!(
             "Exact Jacobian at y = x + σz, σ = {}, by the {} route in {:.1} s (d = {d}); eigh of the symmetric part in {:.2} s.",
             cfg.sigma, j.route.name(), j.wall_s, spec.eigh_seconds

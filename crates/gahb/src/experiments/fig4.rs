@@ -78,7 +78,7 @@ pub fn run(ctx: &Ctx) -> Result<Option<Section>> {
             alpha: Some(alpha),
             n_synthetic: Some(cfg.n_train + cfg.n_test),
         };
-        let all = load(ctx, &data, seed)?.images;
+        let all = load(ctx, &data, seed)?.images.clone();
         let train = all.slice(s![..cfg.n_train, .., ..]).to_owned();
         let test = all.slice(s![cfg.n_train.., .., ..]).to_owned();
         let (model, _) = ctx.train_cached(

@@ -171,7 +171,7 @@ pub fn run(ctx: &Ctx) -> Result<Option<Section>> {
     Ok(Some(Section {
         name: "fig5".into(),
         title: "disk manifold: eigenvalues against the 5-dimensional optimum".into(),
-        dataset: loaded.description,
+        dataset: loaded.description.clone(),
         summary: format!("A bias-free {} trained on {} disks; Jacobian at a held-out disk with σ = {}; tr ∇f = {:.2} (optimum 5 at small σ).", cfg.net.arch, cfg.n_train, cfg.sigma, sp.effective_dimension),
         figures: vec![
             ("λ_k and |⟨x, e_k⟩| against k".into(), PathBuf::from("fig5/disk_spectrum.png")),

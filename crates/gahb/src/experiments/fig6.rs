@@ -6,10 +6,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use gahb_plot::{histogram_png, image_grid_png, GridOptions, HistSeries};
-use gahb_tensor::cosine_similarity_matrix;
-use ndarray::{s, Array2, Array3};
+use ndarray::{s, Array2};
 use serde::{Deserialize, Serialize};
-use tch::Kind;
 
 use crate::ctx::{to_batch, Ctx};
 use crate::report::{Check, Section};
@@ -25,30 +23,6 @@ pub struct Config {
     pub n_pairs: usize,
 }
 
-/// For each image of `a`, the index and cosine of its closest image in `b` (chunked over `b`).
-pub fn nearest(a: &Array3<f32>, b: &Array3<f32>) -> Result<Vec<(usize, f64)>> {
-    let ta = to_batch(a);
-    let tb = to_batch(b);
-    let nb = b.dim().0 as i64;
-    let mut best = vec![(0usize, f64::NEG_INFINITY); a.dim().0];
-    let chunk = 2048;
-    let mut start = 0;
-    while start < nb {
-        let len = chunk.min(nb - start);
-        let c = cosine_similarity_matrix(&ta, &tb.narrow(0, start, len))?;
-        let (vals, idx) = c.max_dim(1, false);
-        let vals = Vec::<f64>::try_from(vals.to_kind(Kind::Double))?;
-        let idx = Vec::<i64>::try_from(idx)?;
-        for (k, (v, i)) in vals.into_iter().zip(idx).enumerate() {
-            if v > best[k].1 {
-                best[k] = ((start + i) as usize, v);
-            }
-        }
-        start += len;
-    }
-    Ok(best)
-}
-
 /// Runs Fig. 6.
 pub fn run(ctx: &Ctx) -> Result<Option<Section>> {
     let (Some(cfg), Some(sweep)) = (ctx.profile.fig6.clone(), ctx.profile.sweep.clone()) else {
@@ -62,7 +36,11 @@ pub fn run(ctx: &Ctx) -> Result<Option<Section>> {
     let s2 = sweep.train_images(&data, n, Half::S2)?;
     let q = cfg.max_queries.min(n);
     let queries = s1.slice(s![..q, .., ..]).to_owned();
-    let best = nearest(&queries, &s2)?;
+    let best: Vec<(usize, f64)> =
+        gahb_diffusion::nearest_images(&to_batch(&queries), &to_batch(&s2))?
+            .into_iter()
+            .map(|n| (n.index, n.cosine))
+            .collect();
     let values: Vec<f64> = best.iter().map(|b| b.1).collect();
     histogram_png(
         &dir.join("closest_pair_hist.png"),
@@ -100,7 +78,7 @@ pub fn run(ctx: &Ctx) -> Result<Option<Section>> {
     Ok(Some(Section {
         name: "fig6".into(),
         title: "closest pairs between the disjoint training sets S1 and S2".into(),
-        dataset: data.description,
+        dataset: data.loaded.description.clone(),
         summary: format!("Each of {q} S1 images matched to its closest of the {n} S2 images by cosine similarity (PAPER.md §3)."),
         figures: vec![
             ("distribution of the closest-pair similarity".into(), PathBuf::from("fig6/closest_pair_hist.png")),

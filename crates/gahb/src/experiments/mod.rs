@@ -5,6 +5,7 @@
 
 pub mod fig1;
 pub mod fig15;
+pub mod fig2;
 pub mod fig21;
 pub mod fig3;
 pub mod fig4;
@@ -31,6 +32,11 @@ pub const REGISTRY: &[(&str, &str, RunFn)] = &[
         "fig1",
         "train and test PSNR curves across N: memorization to generalization",
         fig1::run,
+    ),
+    (
+        "fig2",
+        "S1 and S2 models sampled from the same seed: samples, closest images, histograms",
+        fig2::run,
     ),
     (
         "fig3",
