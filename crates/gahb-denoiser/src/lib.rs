@@ -1,4 +1,30 @@
-//! Bias-free denoisers (UNet, BF-CNN), universal blind training, checkpoints.
+//! Bias-free denoisers (UNet, BF-CNN), universal blind training, checkpoints and PSNR curves
+//! (paper §1-§3; PAPER.md is the spec).
+//!
+//! # Public API
+//! - Architecture (§1): [`UNetConfig`] (`paper_80x80()`, `for_resolution(20 | 40 | 80 | 160)`,
+//!   `tiny()`, `validate()`), [`BfCnnConfig`] (`paper()` = 21 layers × 64 channels, `with(layers,
+//!   channels)`, `tiny()`), wrapped in the serde enum [`ModelConfig`] (`arch = "unet" | "bf_cnn"`).
+//! - [`Model::new`]`(&ModelConfig, Device)` builds a network in its own `VarStore` whose names are the
+//!   PyTorch reference `state_dict` keys (`encoder.0.0.weight`, `encoder.0.3.gammas`,
+//!   `encoder.0.3.running_sd`, `upsample.1.weight`, `conv_layers.3.weight`, `BN_layers.2.gammas`, ...).
+//!   [`Model::param_counts`] splits conv weights and BN gammas; [`Model::residual`] runs the net in a
+//!   [`Mode`] (`Train`, `Eval`, `Linearized`).
+//! - [`Model`], [`UNet`] and [`BfCnn`] implement [`gahb_tensor::Denoiser`]: `denoise(y)` = y − net(y)
+//!   in eval mode without autograd; `linearized(y, v)` = ∇f(y)·v for `k` directions in one forward
+//!   pass with the ReLU masks of y (exact, §5); `is_bias_free()` = true.
+//! - Training (§2): [`TrainConfig`] (`Default` = the paper's schedule; serde, `deny_unknown_fields`,
+//!   `validate()`, `plan(n)`, `lr_at`), [`NoiseSampling`] (`Uniform` as the paper, `Quadratic` as the
+//!   reference code), [`train`]`(&mut Model, &Tensor [N,c,h,w] in [0,1], &TrainConfig, RunOptions)`
+//!   → [`TrainReport`] (per-step losses, images/s), with checkpointing, resume, a progress bar and a
+//!   step callback in [`RunOptions`]; [`Trainer`] for step-by-step control.
+//! - Checkpoints: [`checkpoint::save`], [`checkpoint::load`]`(path, Device)` → (Model, meta),
+//!   [`checkpoint::load_into`], [`checkpoint::load_weights`] (e.g. converted PyTorch weights),
+//!   [`checkpoint::read_meta`], [`checkpoint::git_revision`]; the sidecar is [`CheckpointMeta`].
+//! - Evaluation (§3, Fig. 1): [`paper_sigmas`], [`psnr_curve`] → `Vec<`[`PsnrRow`]`>`, [`rows_to_csv`]
+//!   (rows are serde for JSON).
+//! - Profiles: [`profiles::by_name`] (`paper-80x80`, `cpu-40x40`, `cpu-32x32`) → [`Profile`].
+//! - Errors: [`Error`], [`Result`].
 pub mod adam;
 pub mod bfcnn;
 pub mod checkpoint;
