@@ -237,7 +237,7 @@ impl GaussianWiener {
     /// μ + E·diag(gain)·coef for per-row gains (`[b, d]`).
     fn apply_gain(&self, coef: &Tensor, gain: &Tensor, b: i64, kind: Kind) -> Result<Tensor> {
         let out = coef
-            .f_mul(&gain)?
+            .f_mul(gain)?
             .f_matmul(&self.eigvecs.f_tr()?)?
             .f_add(&self.mean)?;
         self.unflatten(&out, b, kind)

@@ -151,7 +151,7 @@ impl SamplerConfig {
                 ),
             );
         }
-        if !(self.divergence_bound > self.sigma_l) {
+        if self.divergence_bound.is_nan() || self.divergence_bound <= self.sigma_l {
             return bad(
                 "divergence_bound",
                 format!(
