@@ -219,3 +219,43 @@ fn cache_prepares_once_and_detects_corruption() -> Result<()> {
     assert_eq!(std::fs::read_dir(dir.path())?.count(), 1);
     Ok(())
 }
+
+#[test]
+fn offline_set_layout_is_read_and_missing_files_are_named() -> Result<()> {
+    let raw = tempfile::tempdir()?;
+    let dir = raw.path().join("package/data");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(
+        dir.join("train-images-idx3-ubyte"),
+        encode_idx(&[2, 2, 2], &[0, 255, 0, 255, 1, 2, 3, 4]),
+    )?;
+    let e = gahb_data::load_real("mnist", raw.path()).expect_err("t10k missing");
+    assert!(e.to_string().contains("t10k-images-idx3-ubyte"), "{e}");
+    std::fs::write(
+        dir.join("t10k-images-idx3-ubyte"),
+        encode_idx(&[1, 2, 2], &[9, 9, 9, 9]),
+    )?;
+    let x = gahb_data::load_real("mnist", raw.path())?;
+    assert_eq!(x.dim(), (3, 2, 2));
+    assert_eq!(x[[0, 0, 1]], 1.0);
+    assert!(gahb_data::load_real("nope", raw.path()).is_err());
+    Ok(())
+}
+
+#[test]
+fn dedup_does_not_depend_on_thread_count() -> Result<()> {
+    let x = Array3::from_shape_fn((40, 20, 20), |(n, i, j)| {
+        (((n % 7) * 3 + i * (n % 5 + 1) + j) % 11) as f32 / 11.0
+    });
+    let run = |t: usize| -> Result<Vec<usize>> {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build()?;
+        Ok(pool.install(|| near_duplicates(x.view(), 20, 0.95)))
+    };
+    let (a, b) = (run(1)?, run(2)?);
+    assert_eq!(a, b);
+    assert!(
+        !a.is_empty(),
+        "the pattern repeats every 35 images, so some are duplicates"
+    );
+    Ok(())
+}
