@@ -186,16 +186,8 @@ fn reproduce(args: &RunArgs, only: &[String]) -> Result<()> {
     }
     eprintln!("report: {}", out.join("REPORT.md").display());
     if !report.failures.is_empty() {
-        bail!(
-            "{} experiment(s) failed: {}",
-            report.failures.len(),
-            report
-                .failures
-                .iter()
-                .map(|f| f.0.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        let all: Vec<String> = report.failures.iter().map(|(n, e)| format!("{n}: {e}")).collect();
+        bail!("{}", all.join("; "));
     }
     Ok(())
 }

@@ -177,7 +177,7 @@ impl Profile {
         toml::from_str::<Self>(text).map_err(|e| {
             let line = e
                 .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
             match line {
                 Some(l) => anyhow::anyhow!("line {l}: {}", e.message()),
                 None => anyhow::anyhow!("{}", e.message()),
