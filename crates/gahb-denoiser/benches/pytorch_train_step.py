@@ -4,7 +4,7 @@ for comparison with `cargo bench -p gahb-denoiser --bench train_step` (same size
 
 Needs a venv with the full torch wheel (the project venv cannot `import torch`):
     python3 -m venv /tmp/ptv && /tmp/ptv/bin/pip install torch==2.11.0
-    /tmp/ptv/bin/python crates/gahb-denoiser/benches/pytorch_train_step.py
+    /tmp/ptv/bin/python crates/gahb-denoiser/benches/pytorch_train_step.py [steps] [40,80]
 """
 import statistics
 import sys
@@ -96,5 +96,6 @@ def bench(size, blocks, steps):
 
 if __name__ == "__main__":
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    bench(40, 2, steps)
-    bench(80, 3, steps)
+    sizes = [int(s) for s in sys.argv[2].split(",")] if len(sys.argv) > 2 else [40, 80]
+    for size in sizes:
+        bench(size, {40: 2, 80: 3}[size], steps)
