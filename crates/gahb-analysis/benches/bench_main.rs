@@ -1,1 +1,17 @@
-fn main() {}
+//! Benchmarks of the Jacobian eigen-analysis (PAPER.md §5): eigh backends, Jacobian routes and
+//! Lanczos top-k. Run with `cargo bench -p gahb-analysis --features lapack`; set
+//! `GAHB_BENCH_LARGE=1` for d = 4096 eigh and 32² Lanczos with larger k.
+
+use criterion::{criterion_group, criterion_main};
+
+mod eigh;
+mod jacobian;
+mod lanczos;
+
+criterion_group!(benches, eigh::bench, jacobian::bench, lanczos::bench);
+criterion_main!(benches);
+
+/// Whether the large sizes are asked for.
+pub fn large() -> bool {
+    std::env::var("GAHB_BENCH_LARGE").is_ok_and(|v| v == "1")
+}
