@@ -112,14 +112,20 @@ fn sampler_steps(c: &mut Criterion) {
         b.iter(|| sample(&net, &cfg, BATCH, shape).expect("sample"))
     });
     // The denoiser calls alone (STEPS + 1 per run), for the overhead by subtraction.
-    let y = Tensor::randn([BATCH as i64, 1, SIDE, SIDE], (tch::Kind::Float, Device::Cpu));
-    group.bench_function(BenchmarkId::new("denoiser_only_b16_40x40", STEPS + 1), |b| {
-        b.iter(|| {
-            for _ in 0..=STEPS {
-                let _ = net.denoise(&y).expect("denoise");
-            }
-        })
-    });
+    let y = Tensor::randn(
+        [BATCH as i64, 1, SIDE, SIDE],
+        (tch::Kind::Float, Device::Cpu),
+    );
+    group.bench_function(
+        BenchmarkId::new("denoiser_only_b16_40x40", STEPS + 1),
+        |b| {
+            b.iter(|| {
+                for _ in 0..=STEPS {
+                    let _ = net.denoise(&y).expect("denoise");
+                }
+            })
+        },
+    );
     group.finish();
 }
 

@@ -147,7 +147,7 @@ impl Default for HistogramSpec {
     }
 }
 
-/// Histogram data: `counts[j]` values lie in [edges[j], edges[j + 1]) (the last bin includes `hi`;
+/// Histogram data: `counts[j]` values lie in `[edges[j], edges[j + 1])` (the last bin includes `hi`;
 /// values within 1e−9·(hi − lo) outside [lo, hi] count in the end bins).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Histogram {

@@ -8,7 +8,7 @@
 //!
 //! * [`scale_space`]: y = x + σz, Gaussian blur at scale t = σ², the score (f(y) − y)/σ².
 //! * [`sampler`]: Algorithm 1 (PAPER.md §4), batched, seeded per sample, with traces and timing.
-//! * [`reference`]: the Wiener denoiser of a Gaussian prior and the memoriser of a training set.
+//! * [`mod@reference`]: the Wiener denoiser of a Gaussian prior and the memoriser of a training set.
 //! * [`compare`]: cosine similarities, nearest training images and histograms (PAPER.md §3, Fig. 2).
 //! * [`noise`]: the seeded per-sample noise streams shared by all of the above.
 

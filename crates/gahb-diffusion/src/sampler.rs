@@ -47,7 +47,7 @@ pub enum InitMean {
     /// m = c at every pixel (0.5 in the 2021 code and the "halfmean" result files).
     Constant(f64),
     /// m = an image given to [`sample_with`] in [`SampleOptions::init_image`] (for example a
-    /// training-set mean, as in the third-party reproduction [R]).
+    /// training-set mean, as in the third-party reproduction, tagged R in PAPER.md).
     Image,
 }
 
@@ -93,10 +93,10 @@ pub struct SamplerConfig {
 }
 
 impl Default for SamplerConfig {
-    /// The paper's values (PAPER.md §4, [P]): h₀ = 0.01, β = 0.1, σ₀ = 1, σ_L = 0.05, ascending
+    /// The paper's values (PAPER.md §4, tagged P): h₀ = 0.01, β = 0.1, σ₀ = 1, σ_L = 0.05, ascending
     /// h_t, divergence at σ > 2.
     /// The initial mean is 0.5 (the "halfmean" of the paper's result files; `Zero` is the code's
-    /// default) and the step limit is 10 000 (the upper end of [R]'s 2000–10 000).
+    /// default) and the step limit is 10 000 (the upper end of the 2000–10 000 of the reproduction tagged R).
     fn default() -> Self {
         Self {
             h0: 0.01,
