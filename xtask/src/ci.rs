@@ -56,7 +56,11 @@ fn run_tests(sh: &Shell, features: &[String], slow: bool, rest: &[String]) -> Re
     } else {
         vec!["--workspace".into()]
     };
+    // Test binaries run their tests on parallel threads; one libtorch thread per test avoids
+    // OpenMP spin-waiting on oversubscribed cores, which made tests 10-30 times slower here.
+    let threads = std::env::var("OMP_NUM_THREADS").unwrap_or_else(|_| "1".into());
     cmd!(sh, "{cargo} test {scope...} {features...} {rest...}")
+        .env("OMP_NUM_THREADS", threads)
         .run()
         .context("tests failed")?;
     Ok(())
