@@ -186,7 +186,11 @@ fn reproduce(args: &RunArgs, only: &[String]) -> Result<()> {
     }
     eprintln!("report: {}", out.join("REPORT.md").display());
     if !report.failures.is_empty() {
-        let all: Vec<String> = report.failures.iter().map(|(n, e)| format!("{n}: {e}")).collect();
+        let all: Vec<String> = report
+            .failures
+            .iter()
+            .map(|(n, e)| format!("{n}: {e}"))
+            .collect();
         bail!("{}", all.join("; "));
     }
     Ok(())

@@ -19,17 +19,26 @@ fn stderr(o: &Output) -> String {
 
 /// The error line of a failed run: exactly one line starting with `error:`, and no panic.
 fn error_line(o: &Output) -> String {
-    assert!(!o.status.success(), "expected a failure, got success: {}", stderr(o));
+    assert!(
+        !o.status.success(),
+        "expected a failure, got success: {}",
+        stderr(o)
+    );
     let err = stderr(o);
-    assert!(!err.contains("panicked"), "panic instead of an error: {err}");
+    assert!(
+        !err.contains("panicked"),
+        "panic instead of an error: {err}"
+    );
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(lines.len(), 1, "one error line expected: {err}");
     lines[0].to_string()
 }
 
 fn write_profile(dir: &Path, patch: impl FnOnce(String) -> String) -> String {
-    let base = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml"))
-        .expect("smoke profile");
+    let base = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml"),
+    )
+    .expect("smoke profile");
     let path = dir.join("profile.toml");
     std::fs::write(&path, patch(base)).expect("write profile");
     path.display().to_string()
@@ -38,31 +47,75 @@ fn write_profile(dir: &Path, patch: impl FnOnce(String) -> String) -> String {
 #[test]
 fn smoke_profile_runs_every_experiment_and_writes_the_report() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = gahb(&["reproduce", "--profile", "smoke", "--out", "r", "--cache", "c"], dir.path());
+    let out = gahb(
+        &[
+            "reproduce",
+            "--profile",
+            "smoke",
+            "--out",
+            "r",
+            "--cache",
+            "c",
+        ],
+        dir.path(),
+    );
     assert!(out.status.success(), "smoke failed: {}", stderr(&out));
     let report = std::fs::read_to_string(dir.path().join("r/REPORT.md")).expect("REPORT.md");
     let list = gahb(&["list"], dir.path());
     let names = String::from_utf8_lossy(&list.stdout).into_owned();
     for name in names.lines().filter_map(|l| l.split_whitespace().next()) {
-        assert!(report.contains(&format!("## {name}:")), "section {name} missing from the report");
+        assert!(
+            report.contains(&format!("## {name}:")),
+            "section {name} missing from the report"
+        );
     }
-    assert!(report.contains("| claim | ours | paper |"), "no comparison table");
-    for fig in ["slice/psnr.png", "slice/grid.png", "fig1/psnr_curves.png", "fig2/samples.png", "fig3/face_eigenvectors.png", "fig5/disk_spectrum.png"] {
+    assert!(
+        report.contains("| claim | ours | paper |"),
+        "no comparison table"
+    );
+    for fig in [
+        "slice/psnr.png",
+        "slice/grid.png",
+        "fig1/psnr_curves.png",
+        "fig2/samples.png",
+        "fig3/face_eigenvectors.png",
+        "fig5/disk_spectrum.png",
+    ] {
         let p = dir.path().join("r").join(fig);
         let img = image::open(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         assert!(img.width() > 10 && img.height() > 10);
     }
-    assert!(dir.path().join("r/report.html").exists() && dir.path().join("r/results.json").exists());
+    assert!(
+        dir.path().join("r/report.html").exists() && dir.path().join("r/results.json").exists()
+    );
     // A second run loads every model from the cache.
-    let again = gahb(&["run", "slice", "--profile", "smoke", "--out", "r", "--cache", "c"], dir.path());
+    let again = gahb(
+        &[
+            "run",
+            "slice",
+            "--profile",
+            "smoke",
+            "--out",
+            "r",
+            "--cache",
+            "c",
+        ],
+        dir.path(),
+    );
     assert!(again.status.success(), "{}", stderr(&again));
-    assert!(stderr(&again).contains("cached"), "the rerun retrained: {}", stderr(&again));
+    assert!(
+        stderr(&again).contains("cached"),
+        "the rerun retrained: {}",
+        stderr(&again)
+    );
 }
 
 #[test]
 fn unknown_config_key_is_a_one_line_error_naming_it() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let p = write_profile(dir.path(), |t| t.replace("alpha = 3.0\n", "alpha = 3.0\nalpah = 2.0\n"));
+    let p = write_profile(dir.path(), |t| {
+        t.replace("alpha = 3.0\n", "alpha = 3.0\nalpah = 2.0\n")
+    });
     let line = error_line(&gahb(&["reproduce", "--profile", &p], dir.path()));
     assert!(line.contains("alpah") && line.contains("line"), "{line}");
 }
@@ -70,19 +123,64 @@ fn unknown_config_key_is_a_one_line_error_naming_it() {
 #[test]
 fn negative_noise_level_is_rejected_with_the_field_name() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let p = write_profile(dir.path(), |t| t.replace("grid_sigmas = [0.1, 0.3]", "grid_sigmas = [-0.1, 0.3]"));
-    let line = error_line(&gahb(&["run", "slice", "--profile", &p, "--out", "r", "--cache", "c"], dir.path()));
-    assert!(line.contains("grid_sigmas") && line.contains("-0.1"), "{line}");
-    let p = write_profile(dir.path(), |t| t.replacen("sigma_max = 1.0", "sigma_max = -1.0", 1));
-    let line = error_line(&gahb(&["run", "slice", "--profile", &p, "--out", "r", "--cache", "c"], dir.path()));
+    let p = write_profile(dir.path(), |t| {
+        t.replace("grid_sigmas = [0.1, 0.3]", "grid_sigmas = [-0.1, 0.3]")
+    });
+    let line = error_line(&gahb(
+        &[
+            "run",
+            "slice",
+            "--profile",
+            &p,
+            "--out",
+            "r",
+            "--cache",
+            "c",
+        ],
+        dir.path(),
+    ));
+    assert!(
+        line.contains("grid_sigmas") && line.contains("-0.1"),
+        "{line}"
+    );
+    let p = write_profile(dir.path(), |t| {
+        t.replacen("sigma_max = 1.0", "sigma_max = -1.0", 1)
+    });
+    let line = error_line(&gahb(
+        &[
+            "run",
+            "slice",
+            "--profile",
+            &p,
+            "--out",
+            "r",
+            "--cache",
+            "c",
+        ],
+        dir.path(),
+    ));
     assert!(line.contains("sigma_max"), "{line}");
 }
 
 #[test]
 fn image_size_the_net_cannot_take_is_explained() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let p = write_profile(dir.path(), |t| t.replacen("image_size = 16", "image_size = 18", 1));
-    let line = error_line(&gahb(&["run", "slice", "--profile", &p, "--out", "r", "--cache", "c"], dir.path()));
+    let p = write_profile(dir.path(), |t| {
+        t.replacen("image_size = 16", "image_size = 18", 1)
+    });
+    let line = error_line(&gahb(
+        &[
+            "run",
+            "slice",
+            "--profile",
+            &p,
+            "--out",
+            "r",
+            "--cache",
+            "c",
+        ],
+        dir.path(),
+    ));
     assert!(line.contains("18"), "{line}");
 }
 
