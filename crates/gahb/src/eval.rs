@@ -3,22 +3,20 @@
 //! drawn from a seeded ChaCha stream so every model sees the same noisy images.
 
 use anyhow::Result;
-use gahb_tensor::{psnr_per_image, Denoiser};
+use gahb_tensor::Denoiser;
 use ndarray::Array3;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
-use tch::{Kind, Tensor};
 
 use crate::ctx::to_batch;
 
 /// The paper's 15 noise levels on the [0, 1] scale, largest first.
 pub fn paper_sigmas() -> Vec<f64> {
-    (0..15)
-        .map(|i| 10f64.powf(0.3 + 2.1 * i as f64 / 14.0) / 255.0)
-        .rev()
-        .collect()
+    let mut s = gahb_denoiser::eval::paper_sigmas();
+    s.reverse();
+    s
 }
 
 /// One point of a PSNR curve.
@@ -41,48 +39,25 @@ pub fn noise(dims: (usize, usize, usize), seed: u64) -> Array3<f32> {
     })
 }
 
-/// Denoises `y` (`[n, 1, h, w]`) in batches of `batch` images.
-pub fn denoise_batched(f: &dyn Denoiser, y: &Tensor, batch: i64) -> Result<Tensor> {
-    let n = y.size()[0];
-    let mut outs = Vec::new();
-    let mut start = 0;
-    while start < n {
-        let len = batch.min(n - start);
-        let chunk = y.narrow(0, start, len).to_device(f.device());
-        outs.push(f.denoise(&chunk)?.to_device(tch::Device::Cpu));
-        start += len;
-    }
-    Ok(Tensor::cat(&outs, 0))
-}
-
-/// The PSNR curve of `f` on `images` at each σ; noise for level `i` comes from `seed + i`.
+/// The PSNR curve of `f` on `images` at each σ (gahb-denoiser's evaluation, noise from `seed`).
 pub fn psnr_curve(
     f: &dyn Denoiser,
     images: &Array3<f32>,
     sigmas: &[f64],
     seed: u64,
 ) -> Result<Vec<CurvePoint>> {
-    let x = to_batch(images);
-    let mut out = Vec::with_capacity(sigmas.len());
-    for (i, &sigma) in sigmas.iter().enumerate() {
-        anyhow::ensure!(
-            sigma > 0.0 && sigma.is_finite(),
-            "noise level {sigma} must be > 0"
-        );
-        let z = to_batch(&noise(images.dim(), seed.wrapping_add(i as u64)));
-        let y = &x + z * sigma;
-        let xhat = denoise_batched(f, &y, 64)?;
-        let inp = psnr_per_image(&x, &y)?.mean(Kind::Double).double_value(&[]);
-        let outp = psnr_per_image(&x, &xhat)?
-            .mean(Kind::Double)
-            .double_value(&[]);
-        out.push(CurvePoint {
-            sigma,
-            input_psnr: inp,
-            output_psnr: outp,
-        });
+    if let Some(bad) = sigmas.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
+        anyhow::bail!("noise level {bad} must be > 0");
     }
-    Ok(out)
+    let rows = gahb_denoiser::eval::psnr_curve(f, &to_batch(images), sigmas, seed, 64)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| CurvePoint {
+            sigma: r.sigma,
+            input_psnr: r.noisy_psnr,
+            output_psnr: r.output_psnr,
+        })
+        .collect())
 }
 
 /// Mean of (a − b) output PSNR over the points of two curves on the same σ grid.
