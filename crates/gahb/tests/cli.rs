@@ -34,6 +34,14 @@ fn error_line(o: &Output) -> String {
     lines[0].to_string()
 }
 
+/// Runs the slice experiment with profile file `p` and returns its error line.
+fn slice_error(p: &str, dir: &Path) -> String {
+    error_line(&gahb(
+        &["run", "slice", "--profile", p, "--out", "r", "--cache", "c"],
+        dir,
+    ))
+}
+
 fn write_profile(dir: &Path, patch: impl FnOnce(String) -> String) -> String {
     let base = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml"),
@@ -126,19 +134,7 @@ fn negative_noise_level_is_rejected_with_the_field_name() {
     let p = write_profile(dir.path(), |t| {
         t.replace("grid_sigmas = [0.1, 0.3]", "grid_sigmas = [-0.1, 0.3]")
     });
-    let line = error_line(&gahb(
-        &[
-            "run",
-            "slice",
-            "--profile",
-            &p,
-            "--out",
-            "r",
-            "--cache",
-            "c",
-        ],
-        dir.path(),
-    ));
+    let line = slice_error(&p, dir.path());
     assert!(
         line.contains("grid_sigmas") && line.contains("-0.1"),
         "{line}"
@@ -146,19 +142,7 @@ fn negative_noise_level_is_rejected_with_the_field_name() {
     let p = write_profile(dir.path(), |t| {
         t.replacen("sigma_max = 1.0", "sigma_max = -1.0", 1)
     });
-    let line = error_line(&gahb(
-        &[
-            "run",
-            "slice",
-            "--profile",
-            &p,
-            "--out",
-            "r",
-            "--cache",
-            "c",
-        ],
-        dir.path(),
-    ));
+    let line = slice_error(&p, dir.path());
     assert!(line.contains("sigma_max"), "{line}");
 }
 
@@ -168,19 +152,7 @@ fn image_size_the_net_cannot_take_is_explained() {
     let p = write_profile(dir.path(), |t| {
         t.replacen("image_size = 16", "image_size = 18", 1)
     });
-    let line = error_line(&gahb(
-        &[
-            "run",
-            "slice",
-            "--profile",
-            &p,
-            "--out",
-            "r",
-            "--cache",
-            "c",
-        ],
-        dir.path(),
-    ));
+    let line = slice_error(&p, dir.path());
     assert!(line.contains("18"), "{line}");
 }
 
