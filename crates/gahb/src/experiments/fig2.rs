@@ -27,6 +27,9 @@ pub struct Config {
     pub n_samples: usize,
     /// Samples shown per N in the image figure.
     pub n_show: usize,
+    /// The N values sampled (a subset of the sweep's); all of them when absent.
+    #[serde(default)]
+    pub ns: Option<Vec<usize>>,
     /// The sampler (the paper's values when absent).
     #[serde(default)]
     pub sampler: Option<SamplerConfig>,
@@ -56,7 +59,11 @@ pub fn run(ctx: &Ctx) -> Result<Option<Section>> {
     let mut means = Vec::new();
     let mut notes = Vec::new();
     let show = cfg.n_show.min(cfg.n_samples);
-    for &n in &sweep.ns {
+    let ns = cfg.ns.clone().unwrap_or_else(|| sweep.ns.clone());
+    if let Some(bad) = ns.iter().find(|n| !sweep.ns.contains(n)) {
+        anyhow::bail!("fig2.ns: N = {bad} is not among sweep.ns {:?}", sweep.ns);
+    }
+    for &n in &ns {
         let (ma, _, ta) = sweep.model(ctx, &data, n, Half::S1)?;
         let (mb, _, tb) = sweep.model(ctx, &data, n, Half::S2)?;
         let ra = sample(&ma, &scfg, cfg.n_samples, [1, size, size])
