@@ -7,6 +7,14 @@ use gahb_denoiser::{
 };
 use tch::{Device, Kind, Tensor};
 
+/// libtorch's global generator is shared by the tests of this binary, which run on parallel
+/// threads; training reseeds and draws from it, so exact-replay tests must not interleave.
+static GLOBAL_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn tiny_config(steps: usize) -> TrainConfig {
     TrainConfig {
         batch_size: 4,
@@ -63,6 +71,7 @@ fn max_param_diff(a: &Model, b: &Model) -> f64 {
 
 #[test]
 fn resumed_training_equals_uninterrupted_training() -> Result<()> {
+    let _serial = serial();
     let x = data();
     let cfg = tiny_config(8);
     // Uninterrupted: 8 steps (epochs of 3 steps, the last batch of each epoch has 2 images).
@@ -105,6 +114,7 @@ fn resumed_training_equals_uninterrupted_training() -> Result<()> {
 
 #[test]
 fn training_reduces_the_loss() -> Result<()> {
+    let _serial = serial();
     let x = data();
     let mut m = model(0);
     let mut losses = Vec::new();
@@ -126,6 +136,7 @@ fn training_reduces_the_loss() -> Result<()> {
 
 #[test]
 fn nan_loss_stops_with_the_step_and_keeps_the_checkpoint() -> Result<()> {
+    let _serial = serial();
     let x = data();
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("model.safetensors");
@@ -165,6 +176,7 @@ fn nan_loss_stops_with_the_step_and_keeps_the_checkpoint() -> Result<()> {
 
 #[test]
 fn bad_train_configs_give_clear_errors() {
+    let _serial = serial();
     let check = |cfg: TrainConfig, field: &str| {
         let e = cfg.validate().expect_err(field);
         assert!(e.to_string().contains(field), "{e}");
@@ -226,6 +238,7 @@ fn bad_train_configs_give_clear_errors() {
 
 #[test]
 fn paper_schedule_halves_the_rate_every_100_epochs() -> Result<()> {
+    let _serial = serial();
     let cfg = TrainConfig::default();
     let plan = cfg.plan(99_325)?;
     assert_eq!(plan.tiles, 2);
@@ -242,6 +255,7 @@ fn paper_schedule_halves_the_rate_every_100_epochs() -> Result<()> {
 
 #[test]
 fn mismatched_checkpoints_are_rejected() -> Result<()> {
+    let _serial = serial();
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("m.safetensors");
     let m = model(0);
