@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::Path;
 use tch::{Device, Tensor};
 
-use crate::error::{invalid, Result};
+use crate::error::{check_conv_shape, invalid, Result};
 use crate::layers::{relu, BfBatchNorm, Conv2d, Mode};
 use crate::net::{impl_denoiser, ResidualNet};
 
@@ -71,24 +71,12 @@ impl BfCnnConfig {
                 format!("must be at least 2, got {}", self.n_layers),
             ));
         }
-        if self.channels <= 0 {
-            return Err(invalid(
-                "channels",
-                format!("must be > 0, got {}", self.channels),
-            ));
-        }
-        if self.image_channels <= 0 {
-            return Err(invalid(
-                "image_channels",
-                format!("must be > 0, got {}", self.image_channels),
-            ));
-        }
-        if self.kernel_size <= 0 || self.kernel_size % 2 == 0 {
-            return Err(invalid(
-                "kernel_size",
-                format!("must be odd and > 0, got {}", self.kernel_size),
-            ));
-        }
+        check_conv_shape(
+            "channels",
+            self.channels,
+            self.image_channels,
+            self.kernel_size,
+        )?;
         Ok(())
     }
 }

@@ -72,3 +72,32 @@ pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
         reason: reason.into(),
     }
 }
+
+/// Checks the shape fields every conv network shares: its channel width, the image channels and an
+/// odd, positive kernel size.
+pub(crate) fn check_conv_shape(
+    channels_field: &'static str,
+    channels: i64,
+    image_channels: i64,
+    kernel_size: i64,
+) -> Result<()> {
+    if channels <= 0 {
+        return Err(invalid(
+            channels_field,
+            format!("must be > 0, got {channels}"),
+        ));
+    }
+    if image_channels <= 0 {
+        return Err(invalid(
+            "image_channels",
+            format!("must be > 0, got {image_channels}"),
+        ));
+    }
+    if kernel_size <= 0 || kernel_size % 2 == 0 {
+        return Err(invalid(
+            "kernel_size",
+            format!("must be odd and > 0, got {kernel_size}"),
+        ));
+    }
+    Ok(())
+}

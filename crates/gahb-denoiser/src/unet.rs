@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::Path;
 use tch::{Device, Tensor};
 
-use crate::error::{invalid, Result};
+use crate::error::{check_conv_shape, invalid, Result};
 use crate::layers::{ConvTranspose2d, LayerSpec, Mode, Seq};
 use crate::net::{impl_denoiser, ResidualNet};
 
@@ -85,24 +85,12 @@ impl UNetConfig {
                 format!("must be in 1..=8, got {}", self.n_blocks),
             ));
         }
-        if self.base_channels <= 0 {
-            return Err(invalid(
-                "base_channels",
-                format!("must be > 0, got {}", self.base_channels),
-            ));
-        }
-        if self.image_channels <= 0 {
-            return Err(invalid(
-                "image_channels",
-                format!("must be > 0, got {}", self.image_channels),
-            ));
-        }
-        if self.kernel_size <= 0 || self.kernel_size % 2 == 0 {
-            return Err(invalid(
-                "kernel_size",
-                format!("must be odd and > 0, got {}", self.kernel_size),
-            ));
-        }
+        check_conv_shape(
+            "base_channels",
+            self.base_channels,
+            self.image_channels,
+            self.kernel_size,
+        )?;
         let m = 1i64 << self.n_blocks;
         if self.image_size <= 0 || self.image_size % m != 0 {
             return Err(invalid(
