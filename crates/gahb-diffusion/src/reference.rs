@@ -244,22 +244,7 @@ impl GaussianWiener {
     }
 
     fn flatten(&self, y: &Tensor, op: &'static str) -> Result<(i64, Tensor)> {
-        let (b, c, h, w) = check_batch(op, y)?;
-        if [c, h, w] != self.image_shape {
-            return Err(Error::ShapeMismatch {
-                op,
-                expected: format!(
-                    "[b, {}, {}, {}]",
-                    self.image_shape[0], self.image_shape[1], self.image_shape[2]
-                ),
-                got: y.size(),
-            });
-        }
-        let flat = y
-            .f_reshape([b, -1])?
-            .f_to_kind(Kind::Double)?
-            .f_to_device(self.cov.device())?;
-        Ok((b, flat))
+        flatten_images(y, op, self.image_shape, self.cov.device())
     }
 
     fn unflatten(&self, flat: &Tensor, b: i64, kind: Kind) -> Result<Tensor> {
@@ -423,22 +408,7 @@ impl Memorizer {
     }
 
     fn flatten(&self, y: &Tensor, op: &'static str) -> Result<(i64, Tensor)> {
-        let (b, c, h, w) = check_batch(op, y)?;
-        if [c, h, w] != self.image_shape {
-            return Err(Error::ShapeMismatch {
-                op,
-                expected: format!(
-                    "[b, {}, {}, {}]",
-                    self.image_shape[0], self.image_shape[1], self.image_shape[2]
-                ),
-                got: y.size(),
-            });
-        }
-        let flat = y
-            .f_reshape([b, -1])?
-            .f_to_kind(Kind::Double)?
-            .f_to_device(self.train.device())?;
-        Ok((b, flat))
+        flatten_images(y, op, self.image_shape, self.train.device())
     }
 }
 
@@ -512,4 +482,30 @@ fn into_tensor_error(e: Error) -> gahb_tensor::Error {
             reason: other.to_string(),
         },
     }
+}
+
+/// Checks that `y` is `[b, c, h, w]` with `[c, h, w]` = `image_shape` and returns `b` and the
+/// images as `[b, d]` f64 rows on `device`.
+fn flatten_images(
+    y: &Tensor,
+    op: &'static str,
+    image_shape: [i64; 3],
+    device: tch::Device,
+) -> Result<(i64, Tensor)> {
+    let (b, c, h, w) = check_batch(op, y)?;
+    if [c, h, w] != image_shape {
+        return Err(Error::ShapeMismatch {
+            op,
+            expected: format!(
+                "[b, {}, {}, {}]",
+                image_shape[0], image_shape[1], image_shape[2]
+            ),
+            got: y.size(),
+        });
+    }
+    let flat = y
+        .f_reshape([b, -1])?
+        .f_to_kind(Kind::Double)?
+        .f_to_device(device)?;
+    Ok((b, flat))
 }
