@@ -80,6 +80,9 @@ impl Ctx {
         let dir = self.cache.join("models");
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(format!("{key}.safetensors"));
+        // The initial weights come from libtorch's global generator: seed it from the training
+        // seed, so the model is determined by what the cache key hashes.
+        gahb_tensor::manual_seed(train_cfg.seed);
         let mut model = Model::new(model_cfg, self.device).context("building the model")?;
         let done = gahb_denoiser::checkpoint::read_meta(&path)
             .ok()
