@@ -19,14 +19,13 @@
 
 use std::sync::Arc;
 
-use ndarray::parallel::prelude::*;
-use ndarray::{Array2, Array3, Axis};
+use ndarray::{Array2, Array3};
 use rand::Rng;
 use rustfft::{num_complex::Complex64, Fft, FftPlanner};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::rng::image_rng;
+use crate::rng::generate_indexed;
 
 /// Parameters of the C^α class.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -235,19 +234,10 @@ impl CAlphaGenerator {
         out
     }
 
-    /// Draw `n_images` images in parallel; image `i` uses [`image_rng`]`(seed, i)`, so the result
+    /// Draw `n_images` images in parallel; image `i` uses [`image_rng`](crate::image_rng)`(seed, i)`, so the result
     /// does not depend on the number of threads. Shape `[n_images, size, size]`.
     pub fn generate(&self, n_images: usize, seed: u64) -> Array3<f32> {
-        let s = self.cfg.size;
-        let mut out = Array3::<f32>::zeros((n_images, s, s));
-        out.axis_iter_mut(Axis(0))
-            .into_par_iter()
-            .enumerate()
-            .for_each(|(i, mut dst)| {
-                let img = self.sample(&mut image_rng(seed, i as u64));
-                dst.assign(&img);
-            });
-        out
+        generate_indexed(n_images, self.cfg.size, seed, |rng| (self.sample(rng), ())).0
     }
 }
 

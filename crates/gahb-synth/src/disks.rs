@@ -11,13 +11,12 @@
 //! Coordinates: pixel `(row i, column j)` covers `[j, j+1) × [i, i+1)`; `cx` is along columns and `cy`
 //! along rows, both in pixel units.
 
-use ndarray::parallel::prelude::*;
-use ndarray::{Array2, Array3, Axis};
+use ndarray::{Array2, Array3};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::rng::image_rng;
+use crate::rng::generate_indexed;
 
 /// The five parameters of one disk image.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -150,26 +149,17 @@ pub fn render_disk(size: usize, p: &DiskParams, supersample: usize) -> Array2<f3
 }
 
 /// Generate `n_images` disks `[n_images, size, size]` and their parameters (PAPER.md §7); image `i`
-/// uses [`image_rng`]`(seed, i)`, so the result does not depend on the number of threads.
+/// uses [`image_rng`](crate::image_rng)`(seed, i)`, so the result does not depend on the number of threads.
 pub fn generate_disks(
     cfg: &DiskConfig,
     n_images: usize,
     seed: u64,
 ) -> Result<(Array3<f32>, Vec<DiskParams>)> {
     cfg.validate()?;
-    let s = cfg.size;
-    let mut out = Array3::<f32>::zeros((n_images, s, s));
-    let params: Vec<DiskParams> = out
-        .axis_iter_mut(Axis(0))
-        .into_par_iter()
-        .enumerate()
-        .map(|(i, mut dst)| {
-            let p = cfg.sample_params(&mut image_rng(seed, i as u64));
-            dst.assign(&render_disk(s, &p, cfg.supersample));
-            p
-        })
-        .collect();
-    Ok((out, params))
+    Ok(generate_indexed(n_images, cfg.size, seed, |rng| {
+        let p = cfg.sample_params(rng);
+        (render_disk(cfg.size, &p, cfg.supersample), p)
+    }))
 }
 
 #[cfg(test)]
