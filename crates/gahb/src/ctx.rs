@@ -37,6 +37,11 @@ pub struct Ctx {
     /// Datasets loaded in this run, keyed by their spec and seed, so experiments share them.
     pub loaded:
         std::cell::RefCell<std::collections::HashMap<String, std::rc::Rc<crate::data::Loaded>>>,
+    /// PSNR curves of N-sweeps measured in this run (and their data description), keyed by the
+    /// sweep config, so Fig. 15 reuses Fig. 1's.
+    pub curves: std::cell::RefCell<
+        std::collections::HashMap<String, (Vec<crate::experiments::fig1::Curves>, String)>,
+    >,
 }
 
 /// Where a trained model came from.

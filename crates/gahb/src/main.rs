@@ -142,6 +142,7 @@ fn reproduce(args: &RunArgs, only: &[String]) -> Result<()> {
         git_revision: git_revision.clone(),
         celeba: args.celeba.clone(),
         loaded: Default::default(),
+        curves: Default::default(),
     };
     std::fs::write(out.join("profile.toml"), toml::to_string_pretty(&profile)?)?;
     let mut report = Report {

@@ -38,8 +38,19 @@ pub struct Curves {
     pub test: Vec<CurvePoint>,
 }
 
-/// Measures the train and test curves of S1 models for every N of a sweep.
+/// Measures the train and test curves of S1 models for every N of a sweep, once per run (Fig. 15
+/// reuses Fig. 1's curves at the sweep's own resolution).
 pub fn sweep_curves(ctx: &Ctx, sweep: &SweepConfig) -> Result<(Vec<Curves>, String)> {
+    let key = serde_json::to_string(sweep)?;
+    if let Some(done) = ctx.curves.borrow().get(&key) {
+        return Ok(done.clone());
+    }
+    let measured = measure_sweep_curves(ctx, sweep)?;
+    ctx.curves.borrow_mut().insert(key, measured.clone());
+    Ok(measured)
+}
+
+fn measure_sweep_curves(ctx: &Ctx, sweep: &SweepConfig) -> Result<(Vec<Curves>, String)> {
     let data = sweep.load(ctx)?;
     sweep.validate(&data)?;
     let test = sweep.test_images(&data)?;
