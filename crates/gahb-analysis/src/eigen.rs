@@ -211,8 +211,9 @@ mod tests {
     }
 
     /// A random orthogonal matrix (QR of a Gaussian matrix).
-    fn orthogonal(d: i64) -> Tensor {
-        let (q, _) = Tensor::linalg_qr(&Tensor::randn([d, d], CPU), "reduced");
+    fn orthogonal(d: i64, seed: u64) -> Tensor {
+        let a = gahb_tensor::random::normal_like(seed, &[d, d], Kind::Double).expect("draw");
+        let (q, _) = Tensor::linalg_qr(&a, "reduced");
         q
     }
 
@@ -240,8 +241,7 @@ mod tests {
 
     #[test]
     fn known_symmetric_matrix_gives_its_eigenpairs() {
-        tch::manual_seed(3);
-        let q = orthogonal(10);
+        let q = orthogonal(10, 300);
         let lambda: Vec<f64> = (0..10).map(|k| 1.3 - 0.15 * k as f64).collect();
         let a = q
             .matmul(&Tensor::from_slice(&lambda).diag(0))
@@ -261,12 +261,11 @@ mod tests {
 
     #[test]
     fn projection_jacobian_has_k_unit_eigenvalues() {
-        tch::manual_seed(4);
         // f(y) = P y with P the projection onto a 3-dimensional subspace of 2×4×4 images (d = 32).
-        let u = orthogonal(32).narrow(1, 0, 3);
+        let u = orthogonal(32, 401).narrow(1, 0, 3);
         let p = u.matmul(&u.tr());
         let f = LinearDenoiser::new(&p, [2, 4, 4]).expect("denoiser");
-        let y = Tensor::randn([1, 2, 4, 4], (Kind::Float, Device::Cpu));
+        let y = gahb_tensor::random::normal_like(400, &[1, 2, 4, 4], Kind::Float).expect("draw");
         let r = jacobian(&f, &y, &JacobianConfig::default()).expect("jacobian");
         assert!(r.summary.asymmetry < 1e-6);
         for backend in backends() {
@@ -296,14 +295,13 @@ mod tests {
 
     #[test]
     fn nonsymmetric_matrix_decomposes_its_symmetric_part_and_expands() {
-        tch::manual_seed(5);
-        let j = Tensor::randn([8, 8], CPU);
+        let j = gahb_tensor::random::normal_like(500, &[8, 8], Kind::Double).expect("draw");
         let e = eigh_sym(&j, EighBackend::Torch).expect("eigh");
         check_eigenpairs(&j, &e, 1e-10);
         let img = e.eigenvector_image(2, [2, 2, 2]).expect("image");
         assert_eq!(img.size(), vec![2, 2, 2]);
         // Σ λ_k ⟨y, e_k⟩ e_k = S y.
-        let y = Tensor::randn([8], CPU);
+        let y = gahb_tensor::random::normal_like(501, &[8], Kind::Double).expect("draw");
         check(
             &e.expand(&y).expect("expand"),
             &symmetric_part(&j).expect("S").mv(&y),
@@ -339,8 +337,7 @@ mod tests {
     #[cfg(feature = "lapack")]
     #[test]
     fn lapack_and_torch_backends_agree() {
-        tch::manual_seed(6);
-        let j = Tensor::randn([24, 24], CPU);
+        let j = gahb_tensor::random::normal_like(600, &[24, 24], Kind::Double).expect("draw");
         let a = eigh_sym(&j, EighBackend::Torch).expect("torch");
         let b = eigh_sym(&j, EighBackend::Lapack).expect("lapack");
         check(&a.values, &b.values, 1e-10);

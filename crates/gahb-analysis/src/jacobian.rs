@@ -370,11 +370,10 @@ mod tests {
 
     #[test]
     fn linear_denoiser_jacobian_is_its_matrix_on_both_routes() {
-        tch::manual_seed(1);
         // A non-symmetric matrix on 1×3×4 images (d = 12); batch 5 does not divide d.
-        let m = Tensor::randn([12, 12], (Kind::Float, Device::Cpu));
+        let m = gahb_tensor::random::normal_like(100, &[12, 12], Kind::Float).expect("draw");
         let f = LinearDenoiser::new(&m, [1, 3, 4]).expect("denoiser");
-        let y = Tensor::randn([1, 1, 3, 4], (Kind::Float, Device::Cpu));
+        let y = gahb_tensor::random::normal_like(101, &[1, 1, 3, 4], Kind::Float).expect("draw");
         for route in [JacobianRoute::Linearized, JacobianRoute::Backward] {
             let r = jacobian(&f, &y, &cfg(route, 5)).expect("jacobian");
             assert_eq!(r.summary.route, route);
@@ -418,7 +417,7 @@ mod tests {
     fn bias_free_relu_net_routes_agree_and_f_equals_jy() {
         tch::manual_seed(2);
         let net = BiasFreeConvNet::new(1, 8, 3, Device::Cpu).expect("net");
-        let y = Tensor::randn([1, 1, 6, 6], (Kind::Float, Device::Cpu));
+        let y = gahb_tensor::random::normal_like(200, &[1, 1, 6, 6], Kind::Float).expect("draw");
         let lin = jacobian(&net, &y, &cfg(JacobianRoute::Linearized, 16)).expect("linearized");
         let bwd = jacobian(&net, &y, &cfg(JacobianRoute::Backward, 7)).expect("backward");
         let scale = lin.jacobian.abs().max().double_value(&[]);
@@ -429,7 +428,7 @@ mod tests {
         // A random conv net is not symmetric; the check must see it.
         assert!(lin.summary.asymmetry > 0.1);
         // J·v by double reverse mode agrees with the linearization; Jᵀ·u with the transpose.
-        let v = Tensor::randn([3, 1, 6, 6], (Kind::Float, Device::Cpu));
+        let v = gahb_tensor::random::normal_like(201, &[3, 1, 6, 6], Kind::Float).expect("draw");
         let jv_lin = jvp(&net, &y, &v).expect("jvp");
         let jv_ad = jvp(&NoLinearization(&net), &y, &v).expect("jvp autograd");
         check(&jv_lin, &jv_ad, 1e-5 * scale);

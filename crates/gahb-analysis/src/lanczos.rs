@@ -349,14 +349,16 @@ mod tests {
 
     #[test]
     fn known_symmetric_matrix_top_k() {
-        tch::manual_seed(11);
-        let (q, _) = Tensor::linalg_qr(&Tensor::randn([48, 48], CPU), "reduced");
+        let (q, _) = Tensor::linalg_qr(
+            &gahb_tensor::random::normal_like(1100, &[48, 48], Kind::Double).expect("draw"),
+            "reduced",
+        );
         let lambda: Vec<f64> = (0..48).map(|i| 1.2 * 0.9f64.powi(i)).collect();
         let a = q
             .matmul(&Tensor::from_slice(&lambda).diag(0))
             .matmul(&q.tr());
         let f = LinearDenoiser::new(&a, [3, 4, 4]).expect("denoiser");
-        let y = Tensor::randn([1, 3, 4, 4], (Kind::Float, Device::Cpu));
+        let y = gahb_tensor::random::normal_like(1101, &[1, 3, 4, 4], Kind::Float).expect("draw");
         for op in [LanczosOperator::SymmetricPart, LanczosOperator::Jacobian] {
             let cfg = LanczosConfig {
                 operator: op,
@@ -375,10 +377,11 @@ mod tests {
 
     #[test]
     fn nonsymmetric_matrix_agrees_with_dense_symmetric_part() {
-        tch::manual_seed(12);
-        let m = Tensor::randn([40, 40], CPU) / 6.0 + Tensor::eye(40, CPU);
+        let m = gahb_tensor::random::normal_like(1200, &[40, 40], Kind::Double).expect("draw")
+            / 6.0
+            + Tensor::eye(40, CPU);
         let f = LinearDenoiser::new(&m, [1, 5, 8]).expect("denoiser");
-        let y = Tensor::randn([1, 1, 5, 8], (Kind::Float, Device::Cpu));
+        let y = gahb_tensor::random::normal_like(1201, &[1, 1, 5, 8], Kind::Float).expect("draw");
         let r = lanczos_top_k(&f, &y, 6, &small(5, 1e-6)).expect("lanczos");
         assert!(r.summary.converged, "{:?}", r.summary);
         let dense = eigh_sym(f.matrix(), EighBackend::Torch).expect("eigh");
@@ -395,8 +398,10 @@ mod tests {
 
     #[test]
     fn stops_early_on_a_separated_spectrum() {
-        tch::manual_seed(15);
-        let (q, _) = Tensor::linalg_qr(&Tensor::randn([300, 300], CPU), "reduced");
+        let (q, _) = Tensor::linalg_qr(
+            &gahb_tensor::random::normal_like(1500, &[300, 300], Kind::Double).expect("draw"),
+            "reduced",
+        );
         let lambda: Vec<f64> = (0..300).map(|i| 0.7f64.powi(i)).collect();
         let a = q
             .matmul(&Tensor::from_slice(&lambda).diag(0))
@@ -409,8 +414,10 @@ mod tests {
 
     #[test]
     fn projection_breakdown_is_handled() {
-        tch::manual_seed(13);
-        let (q, _) = Tensor::linalg_qr(&Tensor::randn([30, 30], CPU), "reduced");
+        let (q, _) = Tensor::linalg_qr(
+            &gahb_tensor::random::normal_like(1300, &[30, 30], Kind::Double).expect("draw"),
+            "reduced",
+        );
         let u = q.narrow(1, 0, 3);
         let p = u.matmul(&u.tr());
         let r = lanczos_top_k_matrix(&p, 5, &small(4, 1e-8)).expect("lanczos");
@@ -425,7 +432,7 @@ mod tests {
     fn bias_free_net_agrees_with_dense_route_with_and_without_linearization() {
         tch::manual_seed(14);
         let net = BiasFreeConvNet::new(1, 8, 3, Device::Cpu).expect("net");
-        let y = Tensor::randn([1, 1, 6, 6], (Kind::Float, Device::Cpu));
+        let y = gahb_tensor::random::normal_like(1400, &[1, 1, 6, 6], Kind::Float).expect("draw");
         let j = crate::jacobian::jacobian(&net, &y, &crate::JacobianConfig::default())
             .expect("jacobian");
         let dense = eigh_sym(&j.jacobian, EighBackend::Torch).expect("eigh");

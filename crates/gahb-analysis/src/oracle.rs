@@ -194,8 +194,8 @@ mod tests {
         let c = [1.0, 0.2, -0.5];
         let l = [0.9, 0.3, 0.6];
         let sigma = 0.4;
-        tch::manual_seed(7);
-        let z = tch::Tensor::randn([200_000, 3], (tch::Kind::Double, tch::Device::Cpu));
+        let z =
+            gahb_tensor::random::normal_like(700, &[200_000, 3], tch::Kind::Double).expect("draw");
         let z = Vec::<f64>::try_from(z.flatten(0, -1)).expect("vec");
         let mut total = 0.0;
         for row in z.chunks(3) {

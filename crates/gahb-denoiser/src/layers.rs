@@ -238,7 +238,9 @@ mod tests {
         tch::manual_seed(0);
         let vs = VarStore::new(Device::Cpu);
         let bn = BfBatchNorm::new(&vs.root(), 3).expect("bn");
-        let x = Tensor::randn([4, 3, 5, 5], (Kind::Float, Device::Cpu)) * 2.0 + 1.0;
+        let x = gahb_tensor::random::normal_like(0, &[4, 3, 5, 5], Kind::Float).expect("draw")
+            * 2.0
+            + 1.0;
         let y = bn.forward(&x, Mode::Train).expect("train");
         // The mean is not subtracted: the ratio y/x is gamma/sd per channel.
         let sd = (x.var_dim(Some(&[0i64, 2, 3][..]), false, true) + BN_EPS).sqrt();

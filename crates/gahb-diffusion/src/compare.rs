@@ -322,8 +322,8 @@ mod tests {
     }
 
     fn images(n: i64, seed: i64) -> Tensor {
-        tch::manual_seed(seed);
-        Tensor::rand([n, 1, 6, 6], (Kind::Float, Device::Cpu))
+        gahb_tensor::random::uniform_like(seed as u64 * 100, &[n, 1, 6, 6], Kind::Float)
+            .expect("draw")
     }
 
     #[test]

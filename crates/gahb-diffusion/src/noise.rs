@@ -2,7 +2,7 @@
 //! "from the same initial noise").
 //!
 //! Sample `i` of a run with seed `s` draws every number from stream `first_sample_index + i` of
-//! `ChaCha8Rng::seed_from_u64(s)`: first the `d` values of its initial noise, then `d` values of z at
+//! `ChaCha8Rng::seed_from_u64(s)` (`gahb_tensor::random`): first the `d` values of its initial noise, then `d` values of z at
 //! each step.
 //! The noise is therefore a function of (seed, sample index, step) only.
 //! It does not depend on the denoiser, on libtorch's global generator, on the batch size, on how the
@@ -14,26 +14,12 @@
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::thread::JoinHandle;
 
-use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, StandardNormal};
 use tch::{Device, Tensor};
 
 use crate::error::{Error, Result};
 
-/// The generator of one sample's noise stream.
-pub fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(stream);
-    rng
-}
-
-/// Fills `out` with standard normal draws from `rng`.
-pub fn fill_standard_normal(rng: &mut ChaCha8Rng, out: &mut [f32]) {
-    for v in out.iter_mut() {
-        *v = StandardNormal.sample(rng);
-    }
-}
+pub use gahb_tensor::random::{fill_standard_normal, stream_rng};
 
 /// The first block of `n` noise streams: an `[n, shape...]` standard normal f32 tensor on `device`,
 /// row `i` from stream `first_stream + i` of `seed`.
@@ -45,27 +31,13 @@ pub fn standard_normal(
     image_shape: &[i64],
     device: Device,
 ) -> Result<Tensor> {
-    let d = image_len(image_shape)?;
-    let mut data = vec![0f32; n * d];
-    for (i, row) in data.chunks_mut(d.max(1)).enumerate() {
-        let mut rng = stream_rng(seed, first_stream + i as u64);
-        fill_standard_normal(&mut rng, row);
-    }
-    let mut shape = vec![n as i64];
-    shape.extend_from_slice(image_shape);
-    Ok(Tensor::from_slice(&data)
-        .f_reshape(&shape)?
-        .f_to_device(device)?)
-}
-
-fn image_len(image_shape: &[i64]) -> Result<usize> {
-    if image_shape.iter().any(|&s| s <= 0) {
-        return Err(Error::InvalidArgument {
-            name: "image shape",
-            reason: format!("every dimension must be > 0, got {image_shape:?}"),
-        });
-    }
-    Ok(image_shape.iter().product::<i64>() as usize)
+    Ok(gahb_tensor::random::standard_normal(
+        seed,
+        first_stream,
+        n,
+        image_shape,
+        device,
+    )?)
 }
 
 /// Blocks of noise for `n` samples, one block per step, drawn ahead of time by worker threads.

@@ -4,7 +4,7 @@
 //! trait (a noisy batch in, a denoised batch out), so that `gahb-analysis` and `gahb-diffusion` are
 //! written and tested against analytic denoisers and never depend on `gahb-denoiser`.
 //! It also holds device choice, seeding, tch/ndarray conversion, PSNR and cosine similarity
-//! (paper §3).
+//! (paper §3), and seeded random tensors that never touch libtorch's global generator.
 
 pub mod analytic;
 pub mod convert;
@@ -12,6 +12,7 @@ pub mod denoiser;
 pub mod device;
 pub mod error;
 pub mod metrics;
+pub mod random;
 
 pub use analytic::{IdentityDenoiser, LinearDenoiser};
 pub use denoiser::{check_batch, Denoiser};

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use gahb_diffusion::{GaussianWiener, NoiseLevel};
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 /// A Gaussian prior on `[1, side, side]` images: a random orthonormal basis (seeded QR) with
 /// variances `top`·`ratio`^k for the first `rank` directions and 0 for the others, and a mean
@@ -18,8 +18,8 @@ pub fn gaussian_prior(
     noise: NoiseLevel,
 ) -> GaussianWiener {
     let d = side * side;
-    tch::manual_seed(seed);
-    let a = Tensor::randn([d, d], (Kind::Double, Device::Cpu));
+    let a =
+        gahb_tensor::random::normal_like(seed as u64 * 100, &[d, d], Kind::Double).expect("draw");
     let (q, _) = Tensor::linalg_qr(&a, "reduced");
     let lam: Vec<f64> = (0..d)
         .map(|k| {
@@ -33,14 +33,17 @@ pub fn gaussian_prior(
     let lam = Tensor::from_slice(&lam);
     let cov = q.matmul(&lam.diag(0)).matmul(&q.tr());
     let cov = (&cov + cov.tr()) * 0.5;
-    let mean = Tensor::randn([d], (Kind::Double, Device::Cpu)) * 0.1 + 0.5;
+    let mean = gahb_tensor::random::normal_like(seed as u64 * 100 + 1, &[d], Kind::Double)
+        .expect("draw")
+        * 0.1
+        + 0.5;
     GaussianWiener::new(&mean, &cov, [1, side, side], noise).expect("valid prior")
 }
 
 /// `n` smooth, distinct training images `[n, 1, side, side]` in [0, 1].
 pub fn training_set(n: i64, side: i64, seed: i64) -> Tensor {
-    tch::manual_seed(seed);
-    let coarse = Tensor::rand([n, 1, 4, 4], (Kind::Float, Device::Cpu));
+    let coarse = gahb_tensor::random::uniform_like(seed as u64 * 100, &[n, 1, 4, 4], Kind::Float)
+        .expect("draw");
     coarse.upsample_bilinear2d([side, side], false, None, None)
 }
 
