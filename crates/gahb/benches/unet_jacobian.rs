@@ -1,0 +1,69 @@
+//! The exact Jacobian of the paper's bias-free UNet (PAPER.md §1, §5): the 40×40 Table 1 model
+//! (2 blocks, 64 channels) by the linearized forward route and by batched backward passes, and the
+//! top-k spectrum of the 80×80 model (3 blocks) by Lanczos on Jacobian-vector products.
+//!
+//! Compare with PyTorch's `torch.func.jacrev` on the same network and machine:
+//! `python crates/gahb/benches/pytorch_unet_jacobian.py` (see its docstring for the venv).
+//! Run with `cargo bench -p gahb --bench unet_jacobian`; set `GAHB_BENCH_LARGE=1` for k = 256 at
+//! 80×80. Weights are the untrained initialisation and batch-norm statistics are the initial ones
+//! (running sd 1): the cost of a pass does not depend on the weights' values.
+
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use gahb_analysis::{jacobian, lanczos_top_k, JacobianConfig, JacobianRoute, LanczosConfig};
+use gahb_denoiser::{Model, ModelConfig, UNetConfig};
+use tch::{Device, Kind};
+
+fn unet(size: i64) -> Model {
+    tch::manual_seed(0);
+    let cfg = UNetConfig::for_resolution(size).expect("a Table 1 size");
+    Model::new(&ModelConfig::UNet(cfg), Device::Cpu).expect("model")
+}
+
+fn noisy_image(size: i64) -> tch::Tensor {
+    let x = gahb_tensor::random::uniform_like(1, &[1, 1, size, size], Kind::Float).expect("x");
+    let z = gahb_tensor::random::normal_like(2, &[1, 1, size, size], Kind::Float).expect("z");
+    x + z * 0.1
+}
+
+fn full_jacobian(c: &mut Criterion) {
+    let mut group = c.benchmark_group("unet_jacobian_40");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(30));
+    let net = unet(40);
+    let y = noisy_image(40);
+    let runs = [
+        (JacobianRoute::Linearized, 64usize),
+        (JacobianRoute::Linearized, 200),
+        (JacobianRoute::Backward, 64),
+    ];
+    for (route, batch_size) in runs {
+        let cfg = JacobianConfig { route, batch_size };
+        let id = BenchmarkId::new(route.name(), batch_size);
+        group.bench_with_input(id, &y, |b, y| {
+            b.iter(|| jacobian(&net, y, &cfg).expect("jacobian"))
+        });
+    }
+    group.finish();
+}
+
+fn top_k_80(c: &mut Criterion) {
+    let mut group = c.benchmark_group("unet_lanczos_80");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(30));
+    let net = unet(80);
+    let y = noisy_image(80);
+    let large = std::env::var("GAHB_BENCH_LARGE").is_ok_and(|v| v == "1");
+    let ks: &[usize] = if large { &[32, 256] } else { &[32] };
+    for &k in ks {
+        let cfg = LanczosConfig::default();
+        group.bench_with_input(BenchmarkId::new("top_k", k), &y, |b, y| {
+            b.iter(|| lanczos_top_k(&net, y, k, &cfg).expect("lanczos"))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, full_jacobian, top_k_80);
+criterion_main!(benches);
