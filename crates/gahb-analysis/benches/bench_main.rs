@@ -2,13 +2,18 @@
 //! Lanczos top-k. Run with `cargo bench -p gahb-analysis --features lapack`; set
 //! `GAHB_BENCH_LARGE=1` for d = 4096 eigh and 32² Lanczos with larger k.
 
-use criterion::{criterion_group, criterion_main};
+use criterion::{criterion_group, criterion_main, Criterion};
 
 mod eigh;
 mod jacobian;
 mod lanczos;
 
-criterion_group!(benches, eigh::bench, jacobian::bench, lanczos::bench);
+criterion_group! {
+    name = benches;
+    // No plots: plotters finds no font on a bare machine and criterion then panics.
+    config = Criterion::default().without_plots();
+    targets = eigh::bench, jacobian::bench, lanczos::bench
+}
 criterion_main!(benches);
 
 /// Whether the large sizes are asked for.

@@ -42,5 +42,10 @@ fn train_step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, train_step);
+criterion_group! {
+    name = benches;
+    // No plots: plotters finds no font on a bare machine and criterion then panics.
+    config = Criterion::default().without_plots();
+    targets = train_step
+}
 criterion_main!(benches);

@@ -52,14 +52,21 @@ pub fn check_input(
     Ok((b, c, h, w))
 }
 
-/// x̂ = y − r(y) in eval mode without autograd.
+/// x̂ = y − r(y) in eval mode. Without autograd, unless `y` requires a gradient: then the result
+/// carries the graph back to `y`, so that reverse-mode Jacobian products (Jᵀu, the `backward`
+/// Jacobian route, Lanczos on the symmetric part) work on trained networks.
 pub fn denoise_eval(net: &dyn ResidualNet, y: &Tensor) -> Result<Tensor> {
     check_input(net, "denoise", y)?;
-    tch::no_grad(|| {
+    let run = || -> Result<Tensor> {
         let y = y.f_to_device(net.net_device())?;
         let r = net.residual(&y, Mode::Eval)?;
         Ok(y.f_sub(&r)?)
-    })
+    };
+    if y.requires_grad() {
+        run()
+    } else {
+        tch::no_grad(run)
+    }
 }
 
 /// The exact Jacobian ∇f(y) = I − J_r(y) applied to the `k` directions `v`, forward only.

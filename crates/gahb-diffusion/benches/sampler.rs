@@ -129,5 +129,10 @@ fn sampler_steps(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sampler_steps);
+criterion_group! {
+    name = benches;
+    // No plots: plotters finds no font on a bare machine and criterion then panics.
+    config = Criterion::default().without_plots();
+    targets = sampler_steps
+}
 criterion_main!(benches);
