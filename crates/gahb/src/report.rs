@@ -164,10 +164,10 @@ impl Report {
                     let _ = writeln!(
                         s,
                         "| {} | {} | {} | {} | {} |",
-                        c.claim,
-                        c.ours,
-                        c.paper,
-                        c.criterion,
+                        cell(&c.claim),
+                        cell(&c.ours),
+                        cell(&c.paper),
+                        cell(&c.criterion),
                         if c.pass { "pass" } else { "**FAIL**" }
                     );
                 }
@@ -269,15 +269,22 @@ impl Report {
 
 /// Formats rows as a markdown table.
 pub fn md_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let join =
+        |cells: &mut dyn Iterator<Item = &str>| cells.map(cell).collect::<Vec<_>>().join(" | ");
     let mut s = format!(
         "| {} |\n|{}|\n",
-        header.join(" | "),
+        join(&mut header.iter().copied()),
         vec!["---"; header.len()].join("|")
     );
     for r in rows {
-        let _ = writeln!(s, "| {} |", r.join(" | "));
+        let _ = writeln!(s, "| {} |", join(&mut r.iter().map(String::as_str)));
     }
     s
+}
+
+/// A Markdown table cell: `|` (as in |x|) would end the cell, so it is escaped.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
 }
 
 /// Writes rows as CSV.
@@ -289,4 +296,27 @@ pub fn write_csv(path: &Path, header: &[&str], rows: &[Vec<String>]) -> Result<(
         s.push('\n');
     }
     std::fs::write(path, s).with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pipes that are not escaped, i.e. cell boundaries.
+    fn boundaries(line: &str) -> usize {
+        line.match_indices('|')
+            .filter(|(i, _)| *i == 0 || &line[i - 1..*i] != "\\")
+            .count()
+    }
+
+    #[test]
+    fn table_cells_keep_their_pipes_inside() {
+        let t = md_table(&["N", "|gap|"], &[vec!["1".into(), "|x − y| = 2".into()]]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 3);
+        for line in [lines[0], lines[2]] {
+            assert_eq!(boundaries(line), 3, "{line}");
+        }
+        assert!(lines[2].contains("\\|x − y\\| = 2"), "{}", lines[2]);
+    }
 }
