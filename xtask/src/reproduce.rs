@@ -11,8 +11,8 @@ use crate::{cargo, project_root, step};
 /// Options of `cargo xtask reproduce`.
 #[derive(clap::Args, Debug)]
 pub struct ReproduceCmd {
-    /// Profile: smoke, quick (default), standard or paper (configs/<profile>.toml), or a path to a
-    /// profile file such as configs/memorization-40.toml.
+    /// Profile: smoke, quick (default), standard or paper (`configs/<profile>.toml`), or a path to a
+    /// profile file such as `configs/memorization-40.toml`.
     #[arg(long, default_value = "quick")]
     profile: String,
     /// Run only these experiments (e.g. --only fig4 --only fig5).

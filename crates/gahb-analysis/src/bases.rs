@@ -191,7 +191,7 @@ pub fn db4_filter() -> Vec<f64> {
 }
 
 /// One periodic analysis level for length n (even): rows 0..n/2 low-pass, rows n/2..n high-pass,
-/// with g[t] = (−1)^t h[L−1−t].
+/// with g\[t\] = (−1)^t h\[L−1−t\].
 pub fn wavelet_level_matrix(h: &[f64], n: usize) -> Array2<f64> {
     let half = n / 2;
     let len = h.len();

@@ -50,7 +50,7 @@ pub struct DataArgs {
     /// Read at most this many files of a celeba or image folder (the first in sorted order).
     #[arg(long)]
     pub limit: Option<usize>,
-    /// Output folder (default results/data/<name>).
+    /// Output folder (default `results/data/<name>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Images on the contact sheet.

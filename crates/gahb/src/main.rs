@@ -35,7 +35,7 @@ enum Cmd {
     Doctor,
     /// Prepare a dataset, write a contact sheet and a summary.
     Data(cmd_data::DataArgs),
-    /// Run every experiment of a profile and write results/<profile>/REPORT.md.
+    /// Run every experiment of a profile and write `results/<profile>/REPORT.md`.
     Reproduce(RunArgs),
     /// Run one or more experiments by name (same options as reproduce).
     Run {
@@ -60,7 +60,7 @@ struct RunArgs {
     /// cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "cpu")]
     device: String,
-    /// Results folder (default: results/<profile>).
+    /// Results folder (default: `results/<profile>`).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Cache folder for trained models (default: results/cache).
