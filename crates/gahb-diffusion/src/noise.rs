@@ -2,8 +2,8 @@
 //! "from the same initial noise").
 //!
 //! Sample `i` of a run with seed `s` draws every number from stream `first_sample_index + i` of
-//! `ChaCha8Rng::seed_from_u64(s)` (`gahb_tensor::random`): first the `d` values of its initial noise, then `d` values of z at
-//! each step.
+//! `ChaCha8Rng::seed_from_u64(s)` (`gahb_tensor::random`): first the `d` values of its initial
+//! noise, then `d` values of z at each step.
 //! The noise is therefore a function of (seed, sample index, step) only.
 //! It does not depend on the denoiser, on libtorch's global generator, on the batch size, on how the
 //! samples are split into chunks, or on which other samples are still running.
