@@ -99,6 +99,20 @@ impl Model {
         &mut self.vs
     }
 
+    /// Sets every batch-norm scale (`gammas`) to `value`. At initialisation they are at most 0.025,
+    /// so the network is nearly the zero map and its Jacobian nearly the identity; analyses and
+    /// benchmarks that need a network with the spread spectrum of a trained one set them to 1.
+    pub fn set_bn_scales(&self, value: f64) -> Result<()> {
+        tch::no_grad(|| -> Result<()> {
+            for (name, mut t) in self.named_variables() {
+                if name.ends_with("gammas") {
+                    let _ = t.f_fill_(value)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// The network as a [`ResidualNet`].
     pub fn net(&self) -> &dyn ResidualNet {
         match &self.net {

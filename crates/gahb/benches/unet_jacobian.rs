@@ -33,13 +33,7 @@ fn unet(size: i64) -> Model {
     tch::manual_seed(0);
     let cfg = UNetConfig::for_resolution(size).expect("a Table 1 size");
     let m = Model::new(&ModelConfig::UNet(cfg), Device::Cpu).expect("model");
-    tch::no_grad(|| {
-        for (name, mut t) in m.named_variables() {
-            if name.ends_with("gammas") {
-                let _ = t.fill_(1.0);
-            }
-        }
-    });
+    m.set_bn_scales(1.0).expect("scales");
     m
 }
 

@@ -16,13 +16,7 @@ use tch::{Device, Kind, Tensor};
 fn unet() -> Model {
     tch::manual_seed(0);
     let m = Model::new(&ModelConfig::UNet(UNetConfig::tiny()), Device::Cpu).expect("model");
-    tch::no_grad(|| {
-        for (name, mut t) in m.named_variables() {
-            if name.ends_with("gammas") {
-                let _ = t.fill_(1.0);
-            }
-        }
-    });
+    m.set_bn_scales(1.0).expect("scales");
     m
 }
 
