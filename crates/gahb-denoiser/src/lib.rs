@@ -15,7 +15,8 @@
 //!   pass with the ReLU masks of y (exact, §5); `is_bias_free()` = true.
 //! - Training (§2): [`TrainConfig`] (`Default` = the paper's schedule; serde, `deny_unknown_fields`,
 //!   `validate()`, `plan(n)`, `lr_at`), [`NoiseSampling`] (`Uniform` as the paper, `Quadratic` as the
-//!   reference code), [`train()`]`(&mut Model, &Tensor [N,c,h,w] in [0,1], &TrainConfig, RunOptions)`
+//!   reference code), [`LossWeight`] (`None` as the paper, `InversePower` divides each image's error
+//!   by max(σ, floor)^p; [`noise_loss`] computes it), [`train()`]`(&mut Model, &Tensor [N,c,h,w] in [0,1], &TrainConfig, RunOptions)`
 //!   → [`TrainReport`] (per-step losses, images/s), with checkpointing, resume, a progress bar and a
 //!   step callback in [`RunOptions`]; [`Trainer`] for step-by-step control.
 //! - Checkpoints: [`checkpoint::save`], [`checkpoint::load`]`(path, Device)` → (Model, meta),
@@ -47,7 +48,7 @@ pub use model::{Model, ModelConfig, ParamCounts};
 pub use net::ResidualNet;
 pub use profiles::Profile;
 pub use train::{
-    train, NoiseSampling, Plan, RunOptions, ScheduleUnit, StepInfo, TrainConfig, TrainReport,
-    Trainer,
+    noise_loss, train, LossWeight, NoiseSampling, Plan, RunOptions, ScheduleUnit, StepInfo,
+    TrainConfig, TrainReport, Trainer,
 };
 pub use unet::{UNet, UNetConfig};

@@ -3,7 +3,8 @@
 use anyhow::Result;
 use gahb_denoiser::checkpoint::{self, CheckpointMeta};
 use gahb_denoiser::{
-    train, Error, Model, ModelConfig, RunOptions, ScheduleUnit, TrainConfig, UNetConfig,
+    noise_loss, train, Error, LossWeight, Model, ModelConfig, RunOptions, ScheduleUnit,
+    TrainConfig, UNetConfig,
 };
 use tch::{Device, Kind, Tensor};
 
@@ -224,6 +225,28 @@ fn bad_train_configs_give_clear_errors() {
         },
         "lr_milestones",
     );
+    for bad in [0.0, -0.1, f64::NAN] {
+        check(
+            TrainConfig {
+                loss_weight: LossWeight::InversePower {
+                    power: 1.0,
+                    floor: bad,
+                },
+                ..tiny_config(1)
+            },
+            "loss_weight.floor",
+        );
+        check(
+            TrainConfig {
+                loss_weight: LossWeight::InversePower {
+                    power: bad,
+                    floor: 0.01,
+                },
+                ..tiny_config(1)
+            },
+            "loss_weight.power",
+        );
+    }
     TrainConfig::default()
         .validate()
         .expect("the paper's config is valid");
@@ -284,4 +307,60 @@ fn mismatched_checkpoints_are_rejected() -> Result<()> {
     let e = checkpoint::save(&dir.path().join("m.pt"), &m, &meta, None).expect_err("extension");
     assert!(e.to_string().contains(".safetensors"), "{e}");
     Ok(())
+}
+
+/// Two images with known per-image squared errors: 4 pixels of error 0.1 at σ = 0.005, and
+/// 4 pixels of error 1 at σ = 0.5. The unweighted loss is the batch mean of the sums; the weighted
+/// one divides each sum by max(σ, floor)^power first.
+#[test]
+fn the_loss_weights_each_image_by_its_noise_level() -> Result<()> {
+    let noise = Tensor::zeros([2, 1, 2, 2], (Kind::Float, Device::Cpu));
+    let residual = Tensor::cat(
+        &[
+            Tensor::full([1, 1, 2, 2], 0.1, (Kind::Float, Device::Cpu)),
+            Tensor::full([1, 1, 2, 2], 1.0, (Kind::Float, Device::Cpu)),
+        ],
+        0,
+    );
+    let sigma = Tensor::from_slice(&[0.005f32, 0.5]).reshape([2, 1, 1, 1]);
+    let (e0, e1) = (4.0 * 0.01, 4.0 * 1.0);
+    let plain = noise_loss(&residual, &noise, &sigma, LossWeight::None)?.double_value(&[]);
+    assert!((plain - (e0 + e1) / 2.0).abs() < 1e-6, "{plain}");
+    let floor: f64 = 0.01;
+    for power in [1.0, 2.0] {
+        let weighted = noise_loss(
+            &residual,
+            &noise,
+            &sigma,
+            LossWeight::InversePower { power, floor },
+        )?
+        .double_value(&[]);
+        let want = (e0 / floor.powf(power) + e1 / 0.5f64.powf(power)) / 2.0;
+        assert!(
+            (weighted - want).abs() < 1e-4 * want,
+            "power {power}: {weighted} vs {want}"
+        );
+    }
+    Ok(())
+}
+
+/// The paper's loss serialises without a `loss_weight` key, so the content keys of models cached
+/// before the option existed stay valid; the weighted one round-trips through TOML.
+#[test]
+fn the_loss_weight_is_serialised_only_when_set() {
+    let plain = toml::to_string(&tiny_config(3)).expect("toml");
+    assert!(!plain.contains("loss_weight"), "{plain}");
+    let weighted = TrainConfig {
+        loss_weight: LossWeight::InversePower {
+            power: 1.0,
+            floor: 0.01,
+        },
+        ..tiny_config(3)
+    };
+    let text = toml::to_string(&weighted).expect("toml");
+    assert!(text.contains("inverse_power"), "{text}");
+    assert_eq!(
+        toml::from_str::<TrainConfig>(&text).expect("parse"),
+        weighted
+    );
 }
