@@ -151,6 +151,7 @@ fn reproduce(args: &RunArgs, only: &[String]) -> Result<()> {
         seed: profile.seed,
         git_revision,
         device: format!("{device:?}"),
+        training: profile.train.describe(),
         sections: Vec::new(),
         failures: Vec::new(),
         seconds: 0.0,

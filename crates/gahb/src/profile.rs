@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use gahb_denoiser::{
-    BfCnnConfig, ModelConfig, NoiseSampling, ScheduleUnit, TrainConfig, UNetConfig,
+    BfCnnConfig, LossWeight, ModelConfig, NoiseSampling, ScheduleUnit, TrainConfig, UNetConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -76,6 +76,10 @@ pub struct TrainSpec {
     /// How σ is drawn per image: `uniform` (paper) or `quadratic` (reference code).
     #[serde(default = "default_noise")]
     pub noise: NoiseSampling,
+    /// How the loss weights noise levels: absent = the paper's unweighted loss;
+    /// `{ kind = "inverse_power", power = 1.0, floor = 0.01 }` divides by max(σ, 0.01).
+    #[serde(default, skip_serializing_if = "LossWeight::is_none")]
+    pub loss_weight: LossWeight,
 }
 
 fn default_lr() -> f64 {
@@ -89,6 +93,25 @@ fn default_noise() -> NoiseSampling {
 }
 
 impl TrainSpec {
+    /// One line for the report: the recipe, and whether its loss is the paper's.
+    pub fn describe(&self) -> String {
+        let sampling = match self.noise {
+            NoiseSampling::Uniform => format!("σ ~ U[0, {}]", self.sigma_max),
+            NoiseSampling::Quadratic => format!("σ = {}·U², U ~ U[0, 1]", self.sigma_max),
+        };
+        let loss = match self.loss_weight {
+            LossWeight::None => "the paper's unweighted loss".to_string(),
+            LossWeight::InversePower { power, floor } => format!(
+                "each image's squared error divided by max(σ, {floor})^{power} (not the paper's \
+                 loss: it makes short runs learn small σ)"
+            ),
+        };
+        format!(
+            "{} steps of batch {}, Adam lr {} halved at steps {:?}, {sampling}, {loss}",
+            self.steps, self.batch_size, self.lr, self.halve_at
+        )
+    }
+
     /// The full training config for a seed.
     pub fn to_config(&self, seed: u64) -> Result<TrainConfig> {
         let cfg = TrainConfig {
@@ -102,6 +125,7 @@ impl TrainSpec {
             milestone_unit: ScheduleUnit::Steps,
             sigma_max: self.sigma_max,
             noise: self.noise,
+            loss_weight: self.loss_weight,
             seed,
             checkpoint_every: 0,
             progress: true,
@@ -198,6 +222,34 @@ mod tests {
         }
     }
 
+    /// The paper profile keeps the paper's loss; quick and standard weight it by 1/σ, and the
+    /// report's training line says which.
+    #[test]
+    fn the_report_names_the_loss_of_each_profile() {
+        let paper = Profile::load("paper").expect("paper");
+        assert_eq!(paper.train.loss_weight, LossWeight::None);
+        assert!(paper
+            .train
+            .describe()
+            .contains("the paper's unweighted loss"));
+        for name in ["quick", "standard"] {
+            let p = Profile::load(name).expect(name);
+            assert_eq!(
+                p.train.loss_weight,
+                LossWeight::InversePower {
+                    power: 1.0,
+                    floor: 0.01
+                },
+                "{name}"
+            );
+            let d = p.train.describe();
+            assert!(
+                d.contains("max(σ, 0.01)^1") && d.contains("not the paper's loss"),
+                "{d}"
+            );
+        }
+    }
+
     #[test]
     fn unknown_key_names_the_key_and_line() {
         let text = "name = \"x\"\ndescription = \"d\"\nseed = 1\nbogus = 3\n[train]\nsteps = 1\nbatch_size = 1\n";
@@ -237,6 +289,7 @@ mod tests {
             halve_at: vec![],
             sigma_max: -0.5,
             noise: NoiseSampling::Uniform,
+            loss_weight: LossWeight::None,
         };
         let err = format!("{:#}", spec.to_config(0).expect_err("negative sigma"));
         assert!(err.contains("sigma_max"), "{err}");

@@ -83,6 +83,9 @@ pub struct Report {
     pub git_revision: Option<String>,
     /// Device used.
     pub device: String,
+    /// The profile's default training recipe, in words (experiments may override it; their
+    /// config blocks say so).
+    pub training: String,
     /// The sections, in run order.
     pub sections: Vec<Section>,
     /// Experiments that failed, with their error.
@@ -117,6 +120,11 @@ impl Report {
             self.git_revision.as_deref().unwrap_or("unknown"),
             self.device,
             self.seconds
+        );
+        let _ = writeln!(
+            s,
+            "Training (unless a section's config says otherwise): {}.\n",
+            self.training
         );
         let n_checks: usize = self.sections.iter().map(|x| x.checks.len()).sum();
         let n_pass: usize = self
@@ -207,9 +215,11 @@ impl Report {
         );
         let _ = write!(
             s,
-            "<h1>gahb report: profile {}</h1><p>{}</p>",
+            "<h1>gahb report: profile {}</h1><p>{}</p><p>Training (unless a section's config \
+             says otherwise): {}.</p>",
             esc(&self.profile),
-            esc(&self.description)
+            esc(&self.description),
+            esc(&self.training)
         );
         for sec in &self.sections {
             let _ = write!(
