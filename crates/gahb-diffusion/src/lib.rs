@@ -26,8 +26,9 @@ pub use compare::{
 pub use error::{Error, Result};
 pub use reference::{GaussianWiener, Memorizer, NoiseLevel};
 pub use sampler::{
-    sample, sample_with, InitMean, Progress, SampleOptions, SampleRun, SampleSummary, SampleTrace,
-    SamplerConfig, Snapshot, StepSchedule, StopReason, Timing,
+    predict_gaussian_moments, sample, sample_with, GaussianPrediction, InitMean, Progress,
+    SampleOptions, SampleRun, SampleSummary, SampleTrace, SamplerConfig, Snapshot, StepSchedule,
+    StopReason, Timing,
 };
 pub use scale_space::{
     add_noise, gaussian_blur, residual_sigma, score_from_denoised, tweedie_score, Noised,

@@ -417,3 +417,40 @@ fn progress_and_timing_are_reported() -> Result<()> {
     assert!(json.contains("\"overhead_fraction\""));
     Ok(())
 }
+
+/// With a small fixed step the moment recursion loses nothing but the final denoising step: the
+/// output variance is λ/(λ + s²) of the prior's at the final noise s, and the last iterate holds
+/// λ + s². The ascending schedule at the paper's h₀ falls well short of that, more so for the
+/// smaller variances (crossed later, with larger steps).
+#[test]
+fn the_moment_recursion_is_exact_in_the_small_step_limit() -> Result<()> {
+    let lam = [0.3, 0.1, 0.03];
+    let fine = SamplerConfig {
+        h0: 0.002,
+        schedule: StepSchedule::Fixed,
+        max_steps: 1_000_000,
+        ..SamplerConfig::default()
+    };
+    let p = gahb_diffusion::predict_gaussian_moments(&lam, 64, &fine)?;
+    let s2 = p.final_sigma * p.final_sigma;
+    assert!((0.045..0.055).contains(&p.final_sigma), "{}", p.final_sigma);
+    for (k, &l) in lam.iter().enumerate() {
+        let want = l / (l + s2);
+        assert!(
+            (p.output_ratio[k] - want).abs() < 0.01,
+            "λ = {l}: {} vs {want}",
+            p.output_ratio[k]
+        );
+        assert!((p.iterate_ratio[k] - (l + s2) / l).abs() < 0.01);
+    }
+    let paper = gahb_diffusion::predict_gaussian_moments(&lam, 64, &SamplerConfig::default())?;
+    assert!(paper.output_ratio[0] < 0.9, "{:?}", paper.output_ratio);
+    assert!(paper.output_ratio[2] < paper.output_ratio[0]);
+    assert!(paper.steps < p.steps / 10, "{} vs {}", paper.steps, p.steps);
+    // Bad input is refused with the argument's name.
+    let e = gahb_diffusion::predict_gaussian_moments(&lam, 2, &fine).expect_err("dim < rank");
+    assert!(e.to_string().contains("dim"), "{e}");
+    let e = gahb_diffusion::predict_gaussian_moments(&[-1.0], 4, &fine).expect_err("λ < 0");
+    assert!(e.to_string().contains("eigvals"), "{e}");
+    Ok(())
+}
