@@ -70,10 +70,50 @@ pub fn mean_gap(a: &[CurvePoint], b: &[CurvePoint]) -> f64 {
         / n as f64
 }
 
+/// The slope of output against input PSNR between consecutive points of a curve sorted by input
+/// PSNR: (midpoint input PSNR, slope) per pair. A fitted slope averages these; reading them shows
+/// where a curve saturates (slope → 0) or turns to identity (slope → 1).
+pub fn local_slopes(curve: &[CurvePoint]) -> Vec<(f64, f64)> {
+    let mut pts: Vec<(f64, f64)> = curve
+        .iter()
+        .map(|p| (p.input_psnr, p.output_psnr))
+        .collect();
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    pts.windows(2)
+        .filter(|w| w[1].0 > w[0].0)
+        .map(|w| {
+            (
+                0.5 * (w[0].0 + w[1].0),
+                (w[1].1 - w[0].1) / (w[1].0 - w[0].0),
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use gahb_tensor::IdentityDenoiser;
+
+    #[test]
+    fn local_slopes_of_a_broken_line() {
+        // Slope 0.5 up to 10 dB, then flat; given out of order.
+        let pt = |x: f64| CurvePoint {
+            sigma: 0.0,
+            input_psnr: x,
+            output_psnr: if x <= 10.0 { 5.0 + 0.5 * x } else { 10.0 },
+        };
+        let curve: Vec<CurvePoint> = [15.0, 0.0, 5.0, 10.0].into_iter().map(pt).collect();
+        let s = local_slopes(&curve);
+        assert_eq!(s.len(), 3);
+        for ((mid, slope), (want_mid, want)) in s.iter().zip([(2.5, 0.5), (7.5, 0.5), (12.5, 0.0)])
+        {
+            assert!(
+                (mid - want_mid).abs() < 1e-12 && (slope - want).abs() < 1e-12,
+                "{s:?}"
+            );
+        }
+    }
 
     #[test]
     fn paper_sigmas_span_42_to_0_db() {
