@@ -108,6 +108,21 @@ impl Report {
         Ok(())
     }
 
+    /// One line per failing check: "experiment: claim: ours (criterion)".
+    pub fn not_shown(&self) -> Vec<String> {
+        self.sections
+            .iter()
+            .flat_map(|sec| {
+                sec.checks.iter().filter(|c| !c.pass).map(move |c| {
+                    format!(
+                        "{}: {}: {} (wanted {})",
+                        sec.name, c.claim, c.ours, c.criterion
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// The markdown report.
     pub fn markdown(&self) -> String {
         let mut s = String::new();
@@ -152,6 +167,17 @@ impl Report {
         }
         for (name, err) in &self.failures {
             let _ = writeln!(s, "| {name} | FAILED: {err} | |");
+        }
+        let missing = self.not_shown();
+        if !missing.is_empty() {
+            let _ = writeln!(
+                s,
+                "\n**What did not show at this scale** (each failing check, with what we measured; \
+                 the sections say more):\n"
+            );
+            for line in &missing {
+                let _ = writeln!(s, "- {line}");
+            }
         }
         for sec in &self.sections {
             let _ = writeln!(
@@ -221,6 +247,14 @@ impl Report {
             esc(&self.description),
             esc(&self.training)
         );
+        let missing = self.not_shown();
+        if !missing.is_empty() {
+            s.push_str("<p><b>What did not show at this scale</b> (each failing check):</p><ul>");
+            for line in &missing {
+                let _ = write!(s, "<li>{}</li>", esc(line));
+            }
+            s.push_str("</ul>");
+        }
         for sec in &self.sections {
             let _ = write!(
                 s,
@@ -328,5 +362,57 @@ mod tests {
             assert_eq!(boundaries(line), 3, "{line}");
         }
         assert!(lines[2].contains("\\|x − y\\| = 2"), "{}", lines[2]);
+    }
+
+    fn report(checks: Vec<Check>) -> Report {
+        Report {
+            profile: "t".into(),
+            description: "d".into(),
+            seed: 0,
+            git_revision: None,
+            device: "Cpu".into(),
+            training: "600 steps".into(),
+            sections: vec![Section {
+                name: "fig9".into(),
+                title: "a test".into(),
+                dataset: "none".into(),
+                summary: "s".into(),
+                figures: vec![],
+                tables: vec![],
+                checks,
+                notes: vec![],
+                config: serde_json::Value::Null,
+                seconds: 1.0,
+            }],
+            failures: vec![],
+            seconds: 1.0,
+        }
+    }
+
+    #[test]
+    fn failing_checks_are_listed_as_not_shown_at_this_scale() {
+        let r = report(vec![
+            Check::new(
+                "slopes rise",
+                "0.2 / 0.1",
+                "rising",
+                "every pair rises",
+                false,
+            ),
+            Check::new("gain", "+8 dB", "> 0", "> 3 dB", true),
+        ]);
+        let md = r.markdown();
+        assert!(md.contains("What did not show at this scale"), "{md}");
+        assert!(
+            md.contains("- fig9: slopes rise: 0.2 / 0.1 (wanted every pair rises)"),
+            "{md}"
+        );
+        assert!(!md.contains("- fig9: gain"), "{md}");
+        assert!(r.html().contains("<li>fig9: slopes rise"));
+        let all_pass = report(vec![Check::new("gain", "+8 dB", "> 0", "> 3 dB", true)]);
+        assert!(!all_pass.markdown().contains("What did not show"));
+        assert!(all_pass
+            .markdown()
+            .contains("Training (unless a section's config says otherwise): 600 steps."));
     }
 }
