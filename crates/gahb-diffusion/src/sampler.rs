@@ -182,6 +182,21 @@ impl SamplerConfig {
         }
     }
 
+    /// Whether iterate `k`, whose effective noise level is `sigma`, is the last one, given the
+    /// previous iterate's level `prev` (`None` at k = 0): diverged beyond `divergence_bound` (or
+    /// not finite), converged by the lagged σ_L rule, or at the step limit.
+    pub fn stop_reason(&self, prev: Option<f64>, sigma: f64, k: usize) -> Option<StopReason> {
+        if !sigma.is_finite() || sigma > self.divergence_bound {
+            Some(StopReason::Diverged)
+        } else if prev.unwrap_or(sigma) < self.sigma_l {
+            Some(StopReason::Converged)
+        } else if k == self.max_steps {
+            Some(StopReason::StepLimit)
+        } else {
+            None
+        }
+    }
+
     /// The factor γ_t/σ_t = √((1 − βh)² − (1 − h)²) of the injected noise at step size h.
     pub fn noise_factor(&self, h: f64) -> f64 {
         ((1.0 - self.beta * h).powi(2) - (1.0 - h).powi(2))
@@ -367,11 +382,7 @@ pub fn predict_gaussian_moments(
             .sum::<f64>()
             + null_dims * s2;
         let sig = (r2 / d).sqrt();
-        if prev.unwrap_or(sig) < config.sigma_l
-            || k == config.max_steps
-            || !sig.is_finite()
-            || sig > config.divergence_bound
-        {
+        if config.stop_reason(prev, sig, k).is_some() {
             let ratio = |f: &dyn Fn(f64, f64) -> f64| -> Vec<f64> {
                 eigvals
                     .iter()
@@ -585,16 +596,7 @@ pub fn sample_with<D: Denoiser + ?Sized>(
         for (pos, (&i, &s)) in active.iter().zip(&sig).enumerate() {
             let trace = &mut traces[i];
             trace.sigma.push(s);
-            let stop = if !s.is_finite() || s > config.divergence_bound {
-                Some(StopReason::Diverged)
-            } else if prev_sigma[i].unwrap_or(s) < config.sigma_l {
-                Some(StopReason::Converged)
-            } else if k == config.max_steps {
-                Some(StopReason::StepLimit)
-            } else {
-                None
-            };
-            match stop {
+            match config.stop_reason(prev_sigma[i], s, k) {
                 Some(reason) => {
                     trace.stop = reason;
                     trace.steps = k;

@@ -5,7 +5,7 @@
 mod common;
 
 use anyhow::{Context, Result};
-use common::{gaussian_prior, moments, training_set};
+use common::{gaussian_prior, moments, prior_spectrum, training_set};
 use gahb_diffusion::{
     add_noise, nearest_images, predict_gaussian_moments, sample, tweedie_score, Memorizer,
     NoiseLevel, SamplerConfig, StopReason,
@@ -16,7 +16,7 @@ use tch::{Device, Kind, Tensor};
 /// The mean output variance ratio that `predict_gaussian_moments` expects for the fixtures' prior
 /// (`gaussian_prior(8, _, rank, 0.3, 0.8, _)`: variances 0.3·0.8^k in d = 64).
 fn predicted_mean_ratio(rank: i64, cfg: &SamplerConfig) -> Result<f64> {
-    let lam: Vec<f64> = (0..rank).map(|k| 0.3 * 0.8f64.powi(k as i32)).collect();
+    let lam = prior_spectrum(rank, 0.3, 0.8);
     let p = predict_gaussian_moments(&lam, 64, cfg)?;
     Ok(p.output_ratio.iter().sum::<f64>() / rank as f64)
 }

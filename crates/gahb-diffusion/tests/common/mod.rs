@@ -6,6 +6,11 @@
 use gahb_diffusion::{GaussianWiener, NoiseLevel};
 use tch::{Kind, Tensor};
 
+/// The non-zero covariance eigenvalues of [`gaussian_prior`]: top·ratio^k for k < rank.
+pub fn prior_spectrum(rank: i64, top: f64, ratio: f64) -> Vec<f64> {
+    (0..rank).map(|k| top * ratio.powi(k as i32)).collect()
+}
+
 /// A Gaussian prior on `[1, side, side]` images: a random orthonormal basis (seeded QR) with
 /// variances `top`·`ratio`^k for the first `rank` directions and 0 for the others, and a mean
 /// around 0.5.
@@ -21,15 +26,8 @@ pub fn gaussian_prior(
     let a =
         gahb_tensor::random::normal_like(seed as u64 * 100, &[d, d], Kind::Double).expect("draw");
     let (q, _) = Tensor::linalg_qr(&a, "reduced");
-    let lam: Vec<f64> = (0..d)
-        .map(|k| {
-            if k < rank {
-                top * ratio.powi(k as i32)
-            } else {
-                0.0
-            }
-        })
-        .collect();
+    let mut lam = prior_spectrum(rank, top, ratio);
+    lam.resize(d as usize, 0.0);
     let lam = Tensor::from_slice(&lam);
     let cov = q.matmul(&lam.diag(0)).matmul(&q.tr());
     let cov = (&cov + cov.tr()) * 0.5;
