@@ -6,6 +6,7 @@
 
 mod ci;
 mod datasets;
+mod imports;
 mod reproduce;
 mod setup;
 mod tidy;

@@ -1,5 +1,6 @@
 //! `cargo xtask tidy`: checks the architecture invariants of docs/ARCHITECTURE.md with `cargo tree`,
-//! and that every Rust source file opens with a `//!` doc.
+//! the module layering inside `crates/gahb` (no import cycle; `lab` imports nothing above it; see
+//! `imports.rs`), and that every Rust source file opens with a `//!` doc.
 
 use std::path::Path;
 
@@ -78,6 +79,7 @@ impl TidyCmd {
             problems.push("xtask links a gahb crate; it must drive cargo instead".into());
         }
         let root = project_root();
+        problems.extend(crate::imports::gahb_problems(&root)?);
         for dir in ["crates", "xtask"] {
             check_docs(&root.join(dir), &root, &mut problems)?;
         }

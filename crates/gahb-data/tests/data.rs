@@ -229,16 +229,16 @@ fn offline_set_layout_is_read_and_missing_files_are_named() -> Result<()> {
         dir.join("train-images-idx3-ubyte"),
         encode_idx(&[2, 2, 2], &[0, 255, 0, 255, 1, 2, 3, 4]),
     )?;
-    let e = gahb_data::load_real("mnist", raw.path()).expect_err("t10k missing");
+    let e = gahb_data::load_real(gahb_data::RealSet::Mnist, raw.path()).expect_err("t10k missing");
     assert!(e.to_string().contains("t10k-images-idx3-ubyte"), "{e}");
     std::fs::write(
         dir.join("t10k-images-idx3-ubyte"),
         encode_idx(&[1, 2, 2], &[9, 9, 9, 9]),
     )?;
-    let x = gahb_data::load_real("mnist", raw.path())?;
+    let x = gahb_data::load_real(gahb_data::RealSet::Mnist, raw.path())?;
     assert_eq!(x.dim(), (3, 2, 2));
     assert_eq!(x[[0, 0, 1]], 1.0);
-    assert!(gahb_data::load_real("nope", raw.path()).is_err());
+    assert!(gahb_data::RealSet::parse("nope").is_err());
     Ok(())
 }
 

@@ -29,7 +29,6 @@ fn train_step(c: &mut Criterion) {
             epoch_images: None,
             lr_milestones: vec![],
             milestone_unit: ScheduleUnit::Steps,
-            progress: false,
             ..TrainConfig::default()
         };
         let mut trainer = Trainer::new(&model, &data, &tcfg).expect("trainer");

@@ -23,10 +23,13 @@ pub struct BfCnnConfig {
     /// Channels of the hidden layers (64 in the paper).
     pub channels: i64,
     /// Image channels (1: grayscale).
+    #[serde(default = "crate::net::default_image_channels")]
     pub image_channels: i64,
     /// Convolution kernel size (3; odd).
+    #[serde(default = "crate::net::default_kernel_size")]
     pub kernel_size: i64,
     /// No ReLU after the first conv (reference `first_layer_linear`; main.py uses false).
+    #[serde(default)]
     pub first_layer_linear: bool,
 }
 

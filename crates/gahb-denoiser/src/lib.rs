@@ -17,14 +17,14 @@
 //!   `validate()`, `plan(n)`, `lr_at`), [`NoiseSampling`] (`Uniform` as the paper, `Quadratic` as the
 //!   reference code), [`LossWeight`] (`None` as the paper, `InversePower` divides each image's error
 //!   by max(σ, floor)^p; [`noise_loss`] computes it), [`train()`]`(&mut Model, &Tensor [N,c,h,w] in [0,1], &TrainConfig, RunOptions)`
-//!   → [`TrainReport`] (per-step losses, images/s), with checkpointing, resume, a progress bar and a
-//!   step callback in [`RunOptions`]; [`Trainer`] for step-by-step control.
+//!   → [`TrainReport`] (per-step losses, images/s); how a run is carried out (checkpoint cadence,
+//!   resume, stop-after, progress bar, step callback) is [`RunOptions`], never part of the
+//!   hyper-parameters; [`Trainer`] for step-by-step control.
 //! - Checkpoints: [`checkpoint::save`], [`checkpoint::load`]`(path, Device)` → (Model, meta),
 //!   [`checkpoint::load_into`], [`checkpoint::load_weights`] (e.g. converted PyTorch weights),
 //!   [`checkpoint::read_meta`], [`checkpoint::git_revision`]; the sidecar is [`CheckpointMeta`].
-//! - Evaluation (§3, Fig. 1): [`paper_sigmas`], [`psnr_curve`] → `Vec<`[`PsnrRow`]`>`, [`rows_to_csv`]
-//!   (rows are serde for JSON).
-//! - Profiles: [`profiles::by_name`] (`paper-80x80`, `cpu-40x40`, `cpu-32x32`) → [`Profile`].
+//! - Evaluation (§3, Fig. 1): [`paper_sigmas`] (largest σ first), [`psnr_curve`] →
+//!   `Vec<`[`PsnrRow`]`>` (nominal and measured input PSNR, output PSNR; serde for JSON).
 //! - Errors: [`Error`], [`Result`].
 pub mod adam;
 pub mod bfcnn;
@@ -34,7 +34,7 @@ pub mod eval;
 pub mod layers;
 pub mod model;
 pub mod net;
-pub mod profiles;
+pub mod run;
 pub mod train;
 pub mod unet;
 
@@ -42,13 +42,12 @@ pub use adam::Adam;
 pub use bfcnn::{BfCnn, BfCnnConfig};
 pub use checkpoint::CheckpointMeta;
 pub use error::{Error, Result};
-pub use eval::{paper_sigmas, psnr_curve, rows_to_csv, PsnrRow};
+pub use eval::{paper_sigmas, psnr_curve, PsnrRow};
 pub use layers::Mode;
 pub use model::{Model, ModelConfig, ParamCounts};
 pub use net::ResidualNet;
-pub use profiles::Profile;
+pub use run::{train, RunOptions, StepCallback, TrainReport};
 pub use train::{
-    noise_loss, train, LossWeight, NoiseSampling, Plan, RunOptions, ScheduleUnit, StepInfo,
-    TrainConfig, TrainReport, Trainer,
+    noise_loss, LossWeight, NoiseSampling, Plan, ScheduleUnit, StepInfo, TrainConfig, Trainer,
 };
 pub use unet::{UNet, UNetConfig};

@@ -141,3 +141,13 @@ macro_rules! impl_denoiser {
     };
 }
 pub(crate) use impl_denoiser;
+
+/// The image channels a config gets when it does not say (1: grayscale, as in the paper).
+pub(crate) fn default_image_channels() -> i64 {
+    1
+}
+
+/// The convolution kernel size a config gets when it does not say (3, as in the paper).
+pub(crate) fn default_kernel_size() -> i64 {
+    3
+}

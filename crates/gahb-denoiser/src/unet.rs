@@ -29,11 +29,13 @@ pub struct UNetConfig {
     pub n_blocks: usize,
     /// Channels of the first block (64 in the paper); block b has `base_channels · 2^b`.
     pub base_channels: i64,
-    /// Image channels (1: grayscale).
+    /// Image channels (1: grayscale, the default).
+    #[serde(default = "crate::net::default_image_channels")]
     pub image_channels: i64,
     /// Training image size (height = width); must be divisible by 2^n_blocks.
     pub image_size: i64,
-    /// Convolution kernel size (3 in the paper; odd).
+    /// Convolution kernel size (3 in the paper and by default; odd).
+    #[serde(default = "crate::net::default_kernel_size")]
     pub kernel_size: i64,
 }
 

@@ -28,8 +28,6 @@ fn tiny_config(steps: usize) -> TrainConfig {
         milestone_unit: ScheduleUnit::Steps,
         sigma_max: 1.0,
         seed: 7,
-        checkpoint_every: 0,
-        progress: false,
         ..TrainConfig::default()
     }
 }
@@ -54,7 +52,7 @@ fn opts(ckpt: Option<std::path::PathBuf>, stop_after: Option<usize>) -> RunOptio
         data_split: "test: 10 random images".into(),
         git_revision: Some("test".into()),
         stop_after,
-        on_step: None,
+        ..RunOptions::default()
     }
 }
 

@@ -36,6 +36,12 @@ impl Series {
         }
     }
 
+    /// The identity line y = x from `lo` to `hi`, as a reference (a denoiser that returns its
+    /// input lies on it in a PSNR plot).
+    pub fn identity(lo: f64, hi: f64) -> Self {
+        Self::reference("identity", vec![(lo, lo), (hi, hi)])
+    }
+
     /// A gray reference line without markers.
     pub fn reference(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
         Self {

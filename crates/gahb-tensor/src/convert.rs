@@ -21,6 +21,13 @@ pub fn array_to_tensor<D: Dimension>(a: &Array<f32, D>) -> Tensor {
     }
 }
 
+/// Copies an image stack `[n, h, w]` into a `[n, 1, h, w]` CPU tensor (the batch layout of every
+/// denoiser).
+pub fn images_to_batch(images: &ndarray::Array3<f32>) -> Tensor {
+    let (n, h, w) = images.dim();
+    array_to_tensor(images).reshape([n as i64, 1, h as i64, w as i64])
+}
+
 /// Copies an f64 array into a CPU tensor of the same shape (kind Double).
 pub fn array_to_tensor_f64<D: Dimension>(a: &Array<f64, D>) -> Tensor {
     let shape: Vec<i64> = a.shape().iter().map(|&s| s as i64).collect();

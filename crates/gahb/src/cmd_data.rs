@@ -1,27 +1,25 @@
 //! `gahb data`: prepares one dataset (PAPER.md §2 CelebA pipeline, §6 C^α, §7 disks, §8 shuffled
-//! pixels, or an offline set of shared DATASETS.md §2) and writes a contact sheet of its first images
-//! and a short summary (count, size, mean, std, duplicates removed) into an output folder.
+//! pixels, an offline set of shared DATASETS.md §2, or a folder of one's own) through the same
+//! function and cache as the experiments ([`crate::lab::data::prepare`]), and writes a contact
+//! sheet of its first images and a short summary (count, size, mean, std, duplicates removed).
 //!
-//! `gahb data all` writes the contact sheets issue 3 asks to look at: C^α for α = 1, 2, 4, disks,
-//! shuffled ORL faces, ORL faces and Fashion-MNIST.
-//! Real sets and image folders are prepared once and cached (`gahb_data::Cache`, under
-//! `.gahb/datasets/prepared/`); synthetic sets are regenerated from their seed.
+//! `gahb data all` writes the contact sheets of C^α for α = 1, 2, 4, disks, shuffled ORL faces,
+//! ORL faces and Fashion-MNIST.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
-use gahb_data::{
-    default_raw_dir, load_real, pad_to, prepare_celeba, read_folder, resize_all, source_files,
-    Cache, CelebaConfig, CropMode, DatasetMeta, FolderConfig, Prepared,
-};
-use gahb_synth::{generate_calpha, generate_disks, CAlphaConfig, DiskConfig, PixelPermutation};
+use anyhow::{Context, Result};
+use gahb_data::RealSet;
+use gahb_synth::PixelPermutation;
 use ndarray::{Array2, Axis};
+
+use crate::lab::data::{prepare, DataEnv, DataSpec, Fit, Loaded};
 
 /// Arguments of `gahb data`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct DataArgs {
     /// calpha, disks, fashion-mnist, mnist, orl-faces, lfw-subset, celeba (--path), folder (--path),
-    /// or all (the contact sheets of issue 3).
+    /// or all (a contact sheet of each kind of data the experiments use).
     pub name: String,
     /// Contour regularity α of calpha.
     #[arg(long, default_value_t = 2.0)]
@@ -32,8 +30,9 @@ pub struct DataArgs {
     /// Side of the square output images (synthetic default 80; real sets keep their size unless given).
     #[arg(long)]
     pub size: Option<usize>,
-    /// How a real set reaches --size: bicubic `resize` or `pad` with 0 (for example 28 → 32).
-    #[arg(long, default_value = "resize")]
+    /// How a real set reaches --size: `crop` (centre-crop to a square, then bicubic resize) or
+    /// `pad` with 0 (for example 28 → 32).
+    #[arg(long, default_value = "crop")]
     pub fit: String,
     /// Number of synthetic images to generate.
     #[arg(long, default_value_t = 64)]
@@ -53,20 +52,12 @@ pub struct DataArgs {
     /// Output folder (default `results/data/<name>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Cache folder (default `results/cache`, the experiments' cache).
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
     /// Images on the contact sheet.
     #[arg(long, default_value_t = 64)]
     pub show: usize,
-}
-
-/// The project root for fetched and cached data: `GAHB_ROOT` or the current folder.
-fn root() -> PathBuf {
-    std::env::var_os("GAHB_ROOT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
-fn cache() -> Cache {
-    Cache::new(root().join(".gahb").join("datasets").join("prepared"))
 }
 
 /// Prepares the dataset of `args` and writes `contact.png` and `summary.json`.
@@ -74,20 +65,79 @@ pub fn run(args: &DataArgs) -> Result<()> {
     if args.name == "all" {
         return run_all(args);
     }
-    let (prepared, cache_hit) = prepare(args)?;
+    let env = DataEnv::new(
+        args.cache
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("results").join("cache")),
+        None,
+    );
+    let spec = spec(args)?;
+    let mut loaded = prepare(&env, &spec, args.seed)?;
+    if args.shuffle {
+        let (_, h, w) = loaded.images.dim();
+        let perm = PixelPermutation::from_seed(h, w, args.seed)?;
+        loaded.images = perm.apply(loaded.images.view())?;
+        loaded.meta.name.push_str("-shuffled");
+        loaded.meta.params["pixel_permutation_seed"] = serde_json::json!(args.seed);
+    }
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| root().join("results").join("data").join(label(args)));
-    write_outputs(&out, &prepared, cache_hit, args.show)
+        .unwrap_or_else(|| env.root.join("results").join("data").join(label(args)));
+    write_outputs(&out, &loaded, args.show)
 }
 
-/// The contact sheets of issue 3, each in its own folder under results/data/ (or --out).
+/// The typed spec of the arguments.
+fn spec(args: &DataArgs) -> Result<DataSpec> {
+    let fit = match args.fit.as_str() {
+        "crop" => Fit::Crop,
+        "pad" => Fit::Pad,
+        other => anyhow::bail!("--fit must be crop or pad, got {other:?}"),
+    };
+    let size = args.size.unwrap_or(80);
+    let spec = match args.name.as_str() {
+        "calpha" => DataSpec::Calpha {
+            size,
+            alpha: args.alpha,
+            beta: args.beta,
+            n: args.n,
+        },
+        "disks" => DataSpec::Disks { size, n: args.n },
+        "celeba" => DataSpec::Celeba {
+            path: Some(
+                args.path
+                    .clone()
+                    .context("celeba needs --path DIR (img_align_celeba)")?,
+            ),
+            size,
+            limit: args.limit,
+        },
+        "folder" => DataSpec::Folder {
+            path: args.path.clone().context("folder needs --path DIR")?,
+            size,
+            limit: args.limit,
+        },
+        other => DataSpec::Real {
+            set: RealSet::parse(other).map_err(|_| {
+                anyhow::anyhow!(
+                    "unknown dataset {other:?} (calpha, disks, fashion-mnist, mnist, orl-faces, lfw-subset, celeba, folder, all)"
+                )
+            })?,
+            size: args.size,
+            fit,
+        },
+    };
+    spec.validate()?;
+    Ok(spec)
+}
+
+/// One contact sheet of each kind of data the experiments use, each in its own folder under
+/// results/data/ (or --out).
 fn run_all(args: &DataArgs) -> Result<()> {
     let base = args
         .out
         .clone()
-        .unwrap_or_else(|| root().join("results").join("data"));
+        .unwrap_or_else(|| PathBuf::from("results").join("data"));
     let mut jobs: Vec<DataArgs> = Vec::new();
     for alpha in [1.0, 2.0, 4.0] {
         jobs.push(DataArgs {
@@ -139,138 +189,8 @@ fn label(args: &DataArgs) -> String {
     s
 }
 
-/// Builds (or loads from the cache) the dataset of `args`; the flag says whether it was cached.
-fn prepare(args: &DataArgs) -> Result<(Prepared, bool)> {
-    let (mut p, hit) = match args.name.as_str() {
-        "calpha" => {
-            let cfg = CAlphaConfig {
-                size: args.size.unwrap_or(80),
-                alpha: args.alpha,
-                beta: args.beta.unwrap_or(args.alpha),
-                blur: true,
-            };
-            let images = generate_calpha(&cfg, args.n, args.seed)?;
-            let meta = meta("calpha", "gahb-synth C^α (PAPER.md §6)", 0, serde_json::json!({"config": cfg, "seed": args.seed}));
-            (Prepared { images, meta }, false)
-        }
-        "disks" => {
-            let cfg = DiskConfig::paper(args.size.unwrap_or(80));
-            let (images, _) = generate_disks(&cfg, args.n, args.seed)?;
-            let meta = meta("disks", "gahb-synth disks (PAPER.md §7)", 0, serde_json::json!({"config": cfg, "seed": args.seed}));
-            (Prepared { images, meta }, false)
-        }
-        "fashion-mnist" | "mnist" | "orl-faces" | "lfw-subset" => prepare_real(args)?,
-        "celeba" => {
-            let dir = args.path.clone().context("celeba needs --path DIR (img_align_celeba)")?;
-            let cfg = CelebaConfig { size: args.size.unwrap_or(80), limit: args.limit, ..CelebaConfig::default() };
-            let key = format!("celeba|{}|{}|{}", dir.canonicalize().unwrap_or(dir.clone()).display(), folder_stamp(&dir)?, serde_json::to_string(&cfg)?);
-            cache().load_or_prepare("celeba", &key, || {
-                let out = prepare_celeba(&dir, &cfg)?;
-                Ok(Prepared {
-                    images: out.images,
-                    meta: meta("celeba", &dir.display().to_string(), out.removed.len(), serde_json::json!({"config": cfg, "n_files": out.n_files, "removed": out.removed})),
-                })
-            })?
-        }
-        "folder" => {
-            let dir = args.path.clone().context("folder needs --path DIR")?;
-            let cfg = FolderConfig { size: args.size.unwrap_or(80), crop: CropMode::Center, limit: args.limit };
-            let key = format!("folder|{}|{}|{}", dir.canonicalize().unwrap_or(dir.clone()).display(), folder_stamp(&dir)?, serde_json::to_string(&cfg)?);
-            cache().load_or_prepare("folder", &key, || {
-                Ok(Prepared {
-                    images: read_folder(&dir, &cfg)?,
-                    meta: meta("folder", &dir.display().to_string(), 0, serde_json::json!({"config": cfg})),
-                })
-            })?
-        }
-        other => bail!(
-            "unknown dataset {other:?} (calpha, disks, fashion-mnist, mnist, orl-faces, lfw-subset, celeba, folder, all)"
-        ),
-    };
-    if args.shuffle {
-        let (_, h, w) = p.images.dim();
-        let perm = PixelPermutation::from_seed(h, w, args.seed)?;
-        p.images = perm.apply(p.images.view())?;
-        p.meta.name.push_str("-shuffled");
-        p.meta.params["pixel_permutation_seed"] = serde_json::json!(args.seed);
-    }
-    Ok((p, hit))
-}
-
-fn meta(
-    name: &str,
-    source: &str,
-    duplicates_removed: usize,
-    params: serde_json::Value,
-) -> DatasetMeta {
-    DatasetMeta {
-        name: name.into(),
-        source: source.into(),
-        duplicates_removed,
-        params,
-    }
-}
-
-/// Number, names and sizes of the files of a folder: any change invalidates its cache entry.
-fn folder_stamp(dir: &Path) -> Result<String> {
-    let files = gahb_data::list_images(dir)?;
-    let mut total = 0u64;
-    for f in &files {
-        total += std::fs::metadata(f)
-            .with_context(|| format!("reading {}", f.display()))?
-            .len();
-    }
-    Ok(format!(
-        "{} files, {total} bytes, last {:?}",
-        files.len(),
-        files.last()
-    ))
-}
-
-/// An offline set, read from `.gahb/datasets/raw/<name>/` and cached after resizing or padding.
-fn prepare_real(args: &DataArgs) -> Result<(Prepared, bool)> {
-    let name = args.name.as_str();
-    let raw = default_raw_dir(&root(), name);
-    if !raw.is_dir() {
-        bail!(
-            "{} is missing: run `cargo xtask datasets fetch {name}` first",
-            raw.display()
-        );
-    }
-    let mut stamp = String::new();
-    for f in source_files(name, &raw)? {
-        let len = std::fs::metadata(&f)
-            .with_context(|| format!("reading {}", f.display()))?
-            .len();
-        stamp.push_str(&format!("{}:{len};", f.display()));
-    }
-    if !matches!(args.fit.as_str(), "resize" | "pad") {
-        bail!("--fit must be resize or pad, got {:?}", args.fit);
-    }
-    let key = format!("{name}|{stamp}|size={:?}|fit={}", args.size, args.fit);
-    Ok(cache().load_or_prepare(name, &key, || {
-        let mut images = load_real(name, &raw)?;
-        if let Some(sz) = args.size {
-            images = if args.fit == "pad" {
-                pad_to(&images, sz, sz, 0.0)?
-            } else {
-                resize_all(&images, sz, sz)
-            };
-        }
-        Ok(Prepared {
-            images,
-            meta: meta(
-                name,
-                &format!("datasets/{name}.toml"),
-                0,
-                serde_json::json!({"size": args.size, "fit": args.fit}),
-            ),
-        })
-    })?)
-}
-
 /// Writes `contact.png` (the first `show` images) and `summary.json` into `out`, and prints the summary.
-fn write_outputs(out: &Path, p: &Prepared, cache_hit: bool, show: usize) -> Result<()> {
+fn write_outputs(out: &Path, p: &Loaded, show: usize) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let (n, h, w) = p.images.dim();
     let k = show.min(n);
@@ -294,6 +214,7 @@ fn write_outputs(out: &Path, p: &Prepared, cache_hit: bool, show: usize) -> Resu
         / count;
     let summary = serde_json::json!({
         "name": p.meta.name,
+        "description": p.description,
         "source": p.meta.source,
         "count": n,
         "height": h,
@@ -301,18 +222,16 @@ fn write_outputs(out: &Path, p: &Prepared, cache_hit: bool, show: usize) -> Resu
         "mean": mean,
         "std": var.sqrt(),
         "duplicates_removed": p.meta.duplicates_removed,
-        "from_cache": cache_hit,
+        "from_cache": p.from_cache,
         "params": p.meta.params,
     });
-    let path = out.join("summary.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&summary)?)
-        .with_context(|| format!("writing {}", path.display()))?;
+    crate::lab::io::write_json(&out.join("summary.json"), &summary)?;
     println!(
         "{}: {n} images {h}×{w}, mean {mean:.4}, std {:.4}, {} duplicates removed{} -> {}",
         p.meta.name,
         var.sqrt(),
         p.meta.duplicates_removed,
-        if cache_hit { " (cached)" } else { "" },
+        if p.from_cache { " (cached)" } else { "" },
         png.display()
     );
     Ok(())

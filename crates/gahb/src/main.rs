@@ -1,15 +1,17 @@
 //! The `gahb` command line: environment report, dataset preparation, and the paper's experiments
 //! with their figures and report.
+//!
+//! Layers, bottom up: `lab` (data, recipes, the model store, sweep, evaluation, spectra; it knows no
+//! experiment), `report` (sections and their one renderer), `harness` (the `Experiment` trait),
+//! `experiments` (one module per figure and the registry), `profile` (a profile's tables, bound to
+//! experiments through the registry), and this file with `cmd_data`.
 
 mod cmd_data;
-mod ctx;
-mod data;
-mod eval;
 mod experiments;
+mod harness;
+mod lab;
 mod profile;
 mod report;
-mod spectral;
-mod sweep;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -17,7 +19,9 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
-use crate::ctx::Ctx;
+use crate::lab::context::Lab;
+use crate::lab::data::DataEnv;
+use crate::lab::recipe::RunSettings;
 use crate::profile::Profile;
 use crate::report::Report;
 
@@ -63,7 +67,7 @@ struct RunArgs {
     /// Results folder (default: `results/<profile>`).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Cache folder for trained models (default: results/cache).
+    /// Cache folder for trained models and prepared datasets (default: results/cache).
     #[arg(long)]
     cache: Option<PathBuf>,
     /// A local CelebA `img_align_celeba` folder; face experiments then use it.
@@ -79,8 +83,8 @@ fn main() {
         Cmd::Reproduce(a) => reproduce(&a, &a.only),
         Cmd::Run { experiments, args } => reproduce(&args, &experiments),
         Cmd::List => {
-            for (name, what, _) in experiments::REGISTRY {
-                println!("{name:8} {what}");
+            for e in experiments::REGISTRY {
+                println!("{:8} {}", e.name(), e.what());
             }
             Ok(())
         }
@@ -113,10 +117,9 @@ fn reproduce(args: &RunArgs, only: &[String]) -> Result<()> {
     let profile = Profile::load(&args.profile)?;
     for name in only {
         if experiments::find(name).is_none() {
-            let names: Vec<&str> = experiments::REGISTRY.iter().map(|(n, ..)| *n).collect();
             bail!(
                 "unknown experiment `{name}`: choose from {}",
-                names.join(", ")
+                experiments::names().join(", ")
             );
         }
     }
@@ -133,24 +136,29 @@ fn reproduce(args: &RunArgs, only: &[String]) -> Result<()> {
     if let Some(c) = &args.celeba {
         anyhow::ensure!(c.is_dir(), "--celeba {}: no such folder", c.display());
     }
-    let git_revision = ctx::git_revision(&std::env::current_dir()?);
-    let ctx = Ctx {
-        profile: profile.clone(),
-        out: out.clone(),
-        cache,
+    let git_revision = lab::store::git_revision(&std::env::current_dir()?);
+    let lab = Lab::new(
+        profile.seed,
         device,
-        git_revision: git_revision.clone(),
-        celeba: args.celeba.clone(),
-        loaded: Default::default(),
-        curves: Default::default(),
-    };
-    std::fs::write(out.join("profile.toml"), toml::to_string_pretty(&profile)?)?;
+        profile.train.clone(),
+        profile.sweep.clone(),
+        DataEnv::new(cache, args.celeba.clone()),
+        RunSettings {
+            git_revision: git_revision.clone(),
+            ..RunSettings::default()
+        },
+    );
+    lab::io::write_atomic(&out.join("profile.toml"), profile.text.as_bytes())?;
     let mut report = Report {
         profile: profile.name.clone(),
         description: profile.description.clone(),
         seed: profile.seed,
         git_revision,
-        device: format!("{device:?}"),
+        device: match device {
+            tch::Device::Cpu => "cpu".to_string(),
+            tch::Device::Cuda(i) => format!("cuda:{i}"),
+            other => format!("{other:?}").to_lowercase(),
+        },
         training: profile.train.describe(),
         sections: Vec::new(),
         failures: Vec::new(),
@@ -158,17 +166,23 @@ fn reproduce(args: &RunArgs, only: &[String]) -> Result<()> {
     };
     let selected: Vec<_> = experiments::REGISTRY
         .iter()
-        .filter(|(n, ..)| only.is_empty() || only.iter().any(|o| o == n))
+        .filter(|e| only.is_empty() || only.iter().any(|o| o == e.name()))
         .collect();
-    for (i, (name, what, run)) in selected.iter().enumerate() {
+    for (i, entry) in selected.iter().enumerate() {
+        let name = entry.name();
         eprintln!(
-            "[{}/{}] {name}: {what} ({:.0} s elapsed)",
+            "[{}/{}] {name}: {} ({:.0} s elapsed)",
             i + 1,
             selected.len(),
+            entry.what(),
             t0.elapsed().as_secs_f64()
         );
-        match run(&ctx) {
-            Ok(Some(section)) => {
+        let Some(table) = profile.table(name) else {
+            eprintln!("  {name}: not in profile `{}`, skipped", profile.name);
+            continue;
+        };
+        match entry.run(&lab, table, &out) {
+            Ok(section) => {
                 let p = section.checks.iter().filter(|c| c.pass).count();
                 eprintln!(
                     "  {name}: {p}/{} checks pass, {:.0} s",
@@ -177,14 +191,13 @@ fn reproduce(args: &RunArgs, only: &[String]) -> Result<()> {
                 );
                 report.sections.push(section);
             }
-            Ok(None) => eprintln!("  {name}: not in profile `{}`, skipped", profile.name),
             Err(e) => {
                 eprintln!("  {name} FAILED: {e:#}");
                 report.failures.push((name.to_string(), format!("{e:#}")));
             }
         }
         report.seconds = t0.elapsed().as_secs_f64();
-        report.write(&out)?;
+        report::render::write(&report, &out)?;
     }
     eprintln!("report: {}", out.join("REPORT.md").display());
     if !report.failures.is_empty() {

@@ -1,18 +1,21 @@
 //! Profiles: the checked-in experiment configurations `configs/<name>.toml` (smoke, quick,
-//! standard, paper), one TOML table per experiment, read with `deny_unknown_fields`.
+//! standard, paper), read with unknown keys refused.
 //!
-//! The four profiles are embedded in the binary, so `gahb reproduce --profile quick` works from any
-//! folder; `--profile path/to/file.toml` reads a user's own file instead.
+//! A profile has a name, a description, a master seed, the shared tables `[train]` (the default
+//! recipe) and `[sweep]` (the S1/S2 N-sweep), and one table per experiment, named as in
+//! `crate::experiments::REGISTRY`. The four profiles are embedded in the binary, so
+//! `gahb reproduce --profile quick` works from any folder; `--profile path/to/file.toml` reads a
+//! user's own file instead.
 
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use gahb_denoiser::{
-    BfCnnConfig, LossWeight, ModelConfig, NoiseSampling, ScheduleUnit, TrainConfig, UNetConfig,
-};
-use serde::{Deserialize, Serialize};
+use serde::de::DeserializeOwned;
 
 use crate::experiments;
+use crate::harness::Entry;
+use crate::lab::recipe::TrainSpec;
+use crate::lab::sweep::SweepSpec;
 
 /// The profiles shipped with gahb: (name, TOML text).
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -23,8 +26,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
 ];
 
 /// A whole profile.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone)]
 pub struct Profile {
     /// The profile's name (results go to `results/<name>/`).
     pub name: String,
@@ -34,144 +36,12 @@ pub struct Profile {
     pub seed: u64,
     /// The training recipe experiments use unless they override it.
     pub train: TrainSpec,
-    /// The vertical slice: a bias-free denoiser on C^α images.
-    pub slice: Option<experiments::slice::Config>,
-    /// The N-sweep of S1/S2 models shared by Figs. 1, 2, 6 and 15.
-    pub sweep: Option<crate::sweep::SweepConfig>,
-    /// Fig. 1: train/test PSNR curves across N.
-    pub fig1: Option<experiments::fig1::Config>,
-    /// Fig. 2: samples of S1 and S2 models from the same seed.
-    pub fig2: Option<experiments::fig2::Config>,
-    /// Fig. 3: Jacobian eigen-analysis of the largest-N model.
-    pub fig3: Option<experiments::fig3::Config>,
-    /// Fig. 4: C^α slopes.
-    pub fig4: Option<experiments::fig4::Config>,
-    /// Fig. 5: disks.
-    pub fig5: Option<experiments::fig5::Config>,
-    /// Fig. 21: shuffled faces.
-    pub fig21: Option<experiments::fig21::Config>,
-    /// Fig. 6: closest S1–S2 pairs.
-    pub fig6: Option<experiments::fig6::Config>,
-    /// Fig. 15: PSNR gap against N at several resolutions.
-    pub fig15: Option<experiments::fig15::Config>,
-}
-
-/// A compact training recipe, expanded into [`TrainConfig`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrainSpec {
-    /// Optimisation steps.
-    pub steps: usize,
-    /// Images per batch.
-    pub batch_size: usize,
-    /// Initial Adam learning rate.
-    #[serde(default = "default_lr")]
-    pub lr: f64,
-    /// Steps at which the learning rate is halved.
-    #[serde(default)]
-    pub halve_at: Vec<usize>,
-    /// Largest training noise level (on the [0, 1] intensity scale).
-    #[serde(default = "default_sigma_max")]
-    pub sigma_max: f64,
-    /// How σ is drawn per image: `uniform` (paper) or `quadratic` (reference code).
-    #[serde(default = "default_noise")]
-    pub noise: NoiseSampling,
-    /// How the loss weights noise levels: absent = the paper's unweighted loss;
-    /// `{ kind = "inverse_power", power = 1.0, floor = 0.01 }` divides by max(σ, 0.01).
-    #[serde(default, skip_serializing_if = "LossWeight::is_none")]
-    pub loss_weight: LossWeight,
-}
-
-fn default_lr() -> f64 {
-    1e-3
-}
-fn default_sigma_max() -> f64 {
-    1.0
-}
-fn default_noise() -> NoiseSampling {
-    NoiseSampling::Uniform
-}
-
-impl TrainSpec {
-    /// One line for the report: the recipe, and whether its loss is the paper's.
-    pub fn describe(&self) -> String {
-        let sampling = match self.noise {
-            NoiseSampling::Uniform => format!("σ ~ U[0, {}]", self.sigma_max),
-            NoiseSampling::Quadratic => format!("σ = {}·U², U ~ U[0, 1]", self.sigma_max),
-        };
-        let loss = match self.loss_weight {
-            LossWeight::None => "the paper's unweighted loss".to_string(),
-            LossWeight::InversePower { power, floor } => format!(
-                "each image's squared error divided by max(σ, {floor})^{power} (not the paper's \
-                 loss: it makes short runs learn small σ)"
-            ),
-        };
-        format!(
-            "{} steps of batch {}, Adam lr {} halved at steps {:?}, {sampling}, {loss}",
-            self.steps, self.batch_size, self.lr, self.halve_at
-        )
-    }
-
-    /// The full training config for a seed.
-    pub fn to_config(&self, seed: u64) -> Result<TrainConfig> {
-        let cfg = TrainConfig {
-            batch_size: self.batch_size,
-            epochs: None,
-            steps: Some(self.steps),
-            epoch_images: None,
-            lr: self.lr,
-            lr_gamma: 0.5,
-            lr_milestones: self.halve_at.clone(),
-            milestone_unit: ScheduleUnit::Steps,
-            sigma_max: self.sigma_max,
-            noise: self.noise,
-            loss_weight: self.loss_weight,
-            seed,
-            checkpoint_every: 0,
-            progress: true,
-            ..TrainConfig::default()
-        };
-        cfg.validate().context("invalid training recipe")?;
-        Ok(cfg)
-    }
-}
-
-/// The network of an experiment, sized for its images.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NetSpec {
-    /// `unet` or `bf_cnn`.
-    pub arch: String,
-    /// Channels of the first block (UNet) or of every layer (BF-CNN).
-    pub channels: i64,
-    /// UNet blocks (Table 1: 1, 2, 3, 4 for 20², 40², 80², 160²).
-    #[serde(default)]
-    pub blocks: Option<usize>,
-    /// BF-CNN conv layers (21 in the paper).
-    #[serde(default)]
-    pub layers: Option<usize>,
-}
-
-impl NetSpec {
-    /// The model config for square images of `size` pixels.
-    pub fn to_model_config(&self, size: usize) -> Result<ModelConfig> {
-        let cfg = match self.arch.as_str() {
-            "unet" => ModelConfig::UNet(UNetConfig {
-                n_blocks: self.blocks.unwrap_or(2),
-                base_channels: self.channels,
-                image_channels: 1,
-                image_size: size as i64,
-                kernel_size: 3,
-            }),
-            "bf_cnn" => {
-                ModelConfig::BfCnn(BfCnnConfig::with(self.layers.unwrap_or(21), self.channels))
-            }
-            other => bail!("unknown arch `{other}`: use `unet` or `bf_cnn`"),
-        };
-        cfg.validate()
-            .with_context(|| format!("network {:?} cannot take {size}×{size} images", self))?;
-        Ok(cfg)
-    }
+    /// The N-sweep shared by Figs. 1, 2, 3, 6 and 15.
+    pub sweep: Option<SweepSpec>,
+    /// The experiments' tables, in registry order (validated when the profile is read).
+    pub experiments: Vec<(&'static dyn Entry, toml::Value)>,
+    /// The text it was read from, for writing it beside the results.
+    pub text: String,
 }
 
 impl Profile {
@@ -181,7 +51,7 @@ impl Profile {
             Some((n, t)) => (format!("built-in profile `{n}`"), (*t).to_string()),
             None => {
                 let path = Path::new(name_or_path);
-                if !path.exists() {
+                if !path.is_file() {
                     let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
                     bail!(
                         "no profile `{name_or_path}`: use one of {} or a path to a TOML file",
@@ -196,9 +66,9 @@ impl Profile {
         Self::parse(&text).with_context(|| format!("in {origin}"))
     }
 
-    /// Parses profile TOML, turning parse errors into one line with the line number.
+    /// Parses profile TOML; every error is one line naming the table, the key and its line.
     pub fn parse(text: &str) -> Result<Self> {
-        toml::from_str::<Self>(text).map_err(|e| {
+        let table: toml::Table = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
                 .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
@@ -206,20 +76,123 @@ impl Profile {
                 Some(l) => anyhow::anyhow!("line {l}: {}", e.message()),
                 None => anyhow::anyhow!("{}", e.message()),
             }
+        })?;
+        let mut name = None;
+        let mut description = None;
+        let mut seed = None;
+        let mut train = None;
+        let mut sweep = None;
+        let mut tables: Vec<(&'static dyn Entry, toml::Value)> = Vec::new();
+        for (key, value) in &table {
+            match key.as_str() {
+                "name" => name = Some(typed::<String>(text, key, value)?),
+                "description" => description = Some(typed::<String>(text, key, value)?),
+                "seed" => seed = Some(typed::<u64>(text, key, value)?),
+                "train" => train = Some(typed::<TrainSpec>(text, key, value)?),
+                "sweep" => sweep = Some(typed::<SweepSpec>(text, key, value)?),
+                other => match experiments::find(other) {
+                    Some(entry) => {
+                        entry
+                            .check(value)
+                            .map_err(|e| located(text, other, &format!("{e:#}")))?;
+                        tables.push((entry, value.clone()));
+                    }
+                    None => bail!(
+                        "{}unknown table `[{other}]`: use name, description, seed, train, sweep or an experiment ({})",
+                        line_prefix(line_of_table(text, other)),
+                        experiments::names().join(", ")
+                    ),
+                },
+            }
+        }
+        tables.sort_by_key(|(e, _)| experiments::names().iter().position(|n| *n == e.name()));
+        Ok(Self {
+            name: name.context("the profile needs a `name`")?,
+            description: description.context("the profile needs a `description`")?,
+            seed: seed.context("the profile needs a `seed`")?,
+            train: train.context("the profile needs a `[train]` table")?,
+            sweep,
+            experiments: tables,
+            text: text.to_string(),
         })
     }
+
+    /// The table of experiment `name`, when the profile has one.
+    pub fn table(&self, name: &str) -> Option<&toml::Value> {
+        self.experiments
+            .iter()
+            .find(|(e, _)| e.name() == name)
+            .map(|(_, v)| v)
+    }
+}
+
+fn typed<T: DeserializeOwned>(text: &str, key: &str, value: &toml::Value) -> Result<T> {
+    T::deserialize(value.clone()).map_err(|e| located(text, key, e.message()))
+}
+
+/// An error inside table `table`, with the line of the key it names (or of the table).
+fn located(text: &str, table: &str, message: &str) -> anyhow::Error {
+    let line = key_in_message(message)
+        .and_then(|key| line_of_key(text, table, key))
+        .or_else(|| line_of_table(text, table));
+    anyhow::anyhow!("{}in [{table}]: {message}", line_prefix(line))
+}
+
+fn line_prefix(line: Option<usize>) -> String {
+    line.map(|l| format!("line {l}: ")).unwrap_or_default()
+}
+
+/// The first `name` in backticks of a serde message (`unknown field `alpah``).
+fn key_in_message(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(&message[start..start + len])
+}
+
+/// The 1-based line of the header `[table]` (or of `table =` at the top level).
+fn line_of_table(text: &str, table: &str) -> Option<usize> {
+    let header = format!("[{table}]");
+    text.lines()
+        .position(|l| {
+            let l = l.trim();
+            l == header || l.starts_with(&format!("{table} ")) || l.starts_with(&format!("{table}="))
+        })
+        .map(|i| i + 1)
+}
+
+/// The 1-based line where `key = ` appears inside `[table]` (inline tables included).
+fn line_of_key(text: &str, table: &str, key: &str) -> Option<usize> {
+    let start = line_of_table(text, table)?;
+    let is_key = |l: &str| {
+        l.match_indices(key).any(|(i, _)| {
+            let before = l[..i].chars().last();
+            let after = l[i + key.len()..].trim_start();
+            before.is_none_or(|c| !(c.is_alphanumeric() || c == '_')) && after.starts_with('=')
+        })
+    };
+    text.lines()
+        .enumerate()
+        .skip(start)
+        .take_while(|(_, l)| !l.trim_start().starts_with('['))
+        .find(|(_, l)| is_key(l))
+        .map(|(i, _)| i + 1)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gahb_denoiser::LossWeight;
 
     #[test]
     fn builtin_profiles_parse() {
         for (name, _) in BUILTIN {
             let p = Profile::load(name).unwrap_or_else(|e| panic!("{name}: {e:#}"));
             assert_eq!(&p.name, name);
+            assert!(!p.experiments.is_empty(), "{name}");
         }
+        let mem = Profile::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/memorization-40.toml"))
+            .expect("memorization-40");
+        assert!(mem.table("fig1").is_some());
     }
 
     /// The paper profile keeps the paper's loss; quick and standard weight it by 1/σ, and the
@@ -250,6 +223,8 @@ mod tests {
         }
     }
 
+    const BASE: &str = "name = \"x\"\ndescription = \"d\"\nseed = 1\n[train]\nsteps = 1\nbatch_size = 1\n";
+
     #[test]
     fn unknown_key_names_the_key_and_line() {
         let text = "name = \"x\"\ndescription = \"d\"\nseed = 1\nbogus = 3\n[train]\nsteps = 1\nbatch_size = 1\n";
@@ -259,39 +234,20 @@ mod tests {
     }
 
     #[test]
-    fn bad_network_sizes_are_explained() {
-        let net = NetSpec {
-            arch: "unet".into(),
-            channels: 8,
-            blocks: Some(3),
-            layers: None,
-        };
+    fn errors_inside_an_experiment_table_name_the_table_key_and_line() {
+        let text = format!("{BASE}[fig6]\nmax_queries = 3\nn_pairs = 2\nmax_median_cosine = 0.95\nn_pears = 1\n");
+        let err = format!("{:#}", Profile::parse(&text).expect_err("typo"));
+        assert!(
+            err.contains("[fig6]") && err.contains("n_pears") && err.contains("line 11"),
+            "{err}"
+        );
+        let text = format!("{BASE}[sweep]\nns = [1]\nn_test = 1\nn_eval = 1\ndata = {{ name = \"mnist\", size = 32 }}\nnet = {{ arch = \"unet\", n_blocks = 2, base_channels = 8, image_size = 32, chanels = 3 }}\n");
+        let err = format!("{:#}", Profile::parse(&text).expect_err("typo"));
+        assert!(err.contains("chanels") && err.contains("line 11"), "{err}");
         let err = format!(
             "{:#}",
-            net.to_model_config(20)
-                .expect_err("20 is not divisible by 8")
+            Profile::parse(&format!("{BASE}[fig99]\nx = 1\n")).expect_err("unknown table")
         );
-        assert!(err.contains("20"), "{err}");
-        assert!(net.to_model_config(32).is_ok());
-        let bad = NetSpec {
-            arch: "vit".into(),
-            ..net
-        };
-        assert!(bad.to_model_config(32).is_err());
-    }
-
-    #[test]
-    fn negative_sigma_max_is_rejected() {
-        let spec = TrainSpec {
-            steps: 10,
-            batch_size: 4,
-            lr: 1e-3,
-            halve_at: vec![],
-            sigma_max: -0.5,
-            noise: NoiseSampling::Uniform,
-            loss_weight: LossWeight::None,
-        };
-        let err = format!("{:#}", spec.to_config(0).expect_err("negative sigma"));
-        assert!(err.contains("sigma_max"), "{err}");
+        assert!(err.contains("[fig99]") && err.contains("fig1") && err.contains("line 7"), "{err}");
     }
 }

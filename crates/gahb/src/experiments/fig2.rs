@@ -4,20 +4,20 @@
 //! At small N each model reproduces its own training images; at large N the two models, trained on
 //! disjoint sets, draw nearly the same image from the same noise.
 
-use std::path::PathBuf;
-use std::time::Instant;
-
 use anyhow::{Context, Result};
-use gahb_diffusion::{compare_models, sample, HistogramSpec, SamplerConfig, StopReason};
+use gahb_diffusion::{
+    compare_models, sample, HistogramSpec, ComparisonReport, SamplerConfig, StopReason,
+};
 use gahb_plot::{histogram_png, image_grid_png, GridOptions, HistSeries};
-use gahb_tensor::convert::tensor_to_array;
+use gahb_tensor::convert::{images_to_batch, tensor_to_array};
 use ndarray::{s, Array2, Ix4};
 use serde::{Deserialize, Serialize};
 
-use super::derive_seed;
-use crate::ctx::{to_batch, Ctx};
-use crate::report::{md_table, Check, Section};
-use crate::sweep::Half;
+use crate::harness::{Experiment, Page};
+use crate::lab::context::Lab;
+use crate::lab::sweep::{Half, SweepSpec};
+use crate::report::check::{Cmp, Num};
+use crate::report::{Check, Table};
 
 /// `[fig2]` in a profile.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,177 +33,230 @@ pub struct Config {
     /// The sampler (the paper's values when absent).
     #[serde(default)]
     pub sampler: Option<SamplerConfig>,
+    /// Smallest mean closest-training cosine at the smallest N that counts as copying.
+    pub copy_cosine: f64,
 }
 
-/// Runs Fig. 2.
-pub fn run(ctx: &Ctx) -> Result<Option<Section>> {
-    let (Some(cfg), Some(sweep)) = (ctx.profile.fig2.clone(), ctx.profile.sweep.clone()) else {
-        return Ok(None);
-    };
-    anyhow::ensure!(cfg.n_samples > 0, "fig2.n_samples must be at least 1");
-    let t0 = Instant::now();
-    let dir = ctx.exp_dir("fig2")?;
-    let data = sweep.load(ctx)?;
-    sweep.validate(&data)?;
-    let size = sweep.data.size as i64;
-    let mut scfg = cfg.sampler.clone().unwrap_or_default();
-    scfg.seed = derive_seed(ctx.profile.seed, "fig2-sampler");
-    let spec = HistogramSpec {
-        lo: -0.2,
-        hi: 1.0,
-        bins: 48,
-    };
-    let mut rows = Vec::new();
-    let mut figures = Vec::new();
-    let mut tiles: Vec<Array2<f32>> = Vec::new();
-    let mut means = Vec::new();
-    let mut notes = Vec::new();
-    let show = cfg.n_show.min(cfg.n_samples);
-    let ns = cfg.ns.clone().unwrap_or_else(|| sweep.ns.clone());
-    if let Some(bad) = ns.iter().find(|n| !sweep.ns.contains(n)) {
-        anyhow::bail!("fig2.ns: N = {bad} is not among sweep.ns {:?}", sweep.ns);
+/// One N of Fig. 2.
+#[derive(Debug, Serialize)]
+pub struct PerN {
+    /// Training-set size.
+    pub n: usize,
+    /// Samples, similarities and nearest training images.
+    pub comparison: ComparisonReport,
+    /// The most steps a sample of model A took.
+    pub steps: usize,
+    /// The sampler's overhead beyond the network, as a fraction of its time.
+    pub overhead: f64,
+    /// Samples of A and B that stopped before σ_L.
+    pub unfinished: [usize; 2],
+    /// Shown tiles: A's samples, B's samples, A's closest S1 images.
+    #[serde(skip)]
+    pub tiles: Vec<Array2<f32>>,
+}
+
+/// What Fig. 2 measured.
+#[derive(Debug, Serialize)]
+pub struct Results {
+    /// The sweep it used.
+    pub sweep: SweepSpec,
+    /// The sampler it ran.
+    pub sampler: SamplerConfig,
+    /// The data's description.
+    pub description: String,
+    /// One entry per N.
+    pub per_n: Vec<PerN>,
+}
+
+/// Fig. 2.
+pub struct Fig2;
+
+impl Experiment for Fig2 {
+    const NAME: &'static str = "fig2";
+    const WHAT: &'static str =
+        "S1 and S2 models sampled from the same seed: samples, closest images, histograms";
+    type Config = Config;
+    type Results = Results;
+
+    fn validate(cfg: &Config) -> Result<()> {
+        anyhow::ensure!(cfg.n_samples > 0, "fig2.n_samples must be at least 1");
+        Ok(())
     }
-    for &n in &ns {
-        let (ma, _, ta) = sweep.model(ctx, &data, n, Half::S1)?;
-        let (mb, _, tb) = sweep.model(ctx, &data, n, Half::S2)?;
-        let ra = sample(&ma, &scfg, cfg.n_samples, [1, size, size])
-            .with_context(|| format!("sampling model A, N = {n}"))?;
-        let rb = sample(&mb, &scfg, cfg.n_samples, [1, size, size])
-            .with_context(|| format!("sampling model B, N = {n}"))?;
-        anyhow::ensure!(
-            ra.initial.equal(&rb.initial),
-            "models A and B did not start from the same noise"
-        );
-        for (name, run) in [("A", &ra), ("B", &rb)] {
-            let bad = run
-                .traces
-                .iter()
-                .filter(|t| t.stop != StopReason::Converged)
-                .count();
-            if bad > 0 {
-                notes.push(format!("N = {n}, model {name}: {bad} of {} samples stopped before σ_L (step limit or divergence).", cfg.n_samples));
+
+    fn measure(lab: &Lab, cfg: &Config) -> Result<Results> {
+        let sweep = lab.sweep(Self::NAME)?.clone();
+        let data = lab.sweep_data(&sweep)?;
+        let size = sweep.data.size().context("sweep.data needs a size")? as i64;
+        let mut scfg = cfg.sampler.clone().unwrap_or_default();
+        scfg.seed = lab.seed_of("fig2-sampler");
+        let spec = HistogramSpec {
+            lo: -0.2,
+            hi: 1.0,
+            bins: 48,
+        };
+        let show = cfg.n_show.min(cfg.n_samples);
+        let ns = cfg.ns.clone().unwrap_or_else(|| sweep.ns.clone());
+        if let Some(bad) = ns.iter().find(|n| !sweep.ns.contains(n)) {
+            anyhow::bail!(
+                "fig2.ns: N = {bad} is not among sweep.ns {}",
+                crate::lab::recipe::list(&sweep.ns)
+            );
+        }
+        let mut per_n = Vec::new();
+        for &n in &ns {
+            let (ma, ta) = lab.sweep_model(&sweep, n, Half::S1)?;
+            let (mb, tb) = lab.sweep_model(&sweep, n, Half::S2)?;
+            let ra = sample(&ma.model, &scfg, cfg.n_samples, [1, size, size])
+                .with_context(|| format!("sampling model A, N = {n}"))?;
+            let rb = sample(&mb.model, &scfg, cfg.n_samples, [1, size, size])
+                .with_context(|| format!("sampling model B, N = {n}"))?;
+            anyhow::ensure!(
+                ra.initial.equal(&rb.initial),
+                "models A and B did not start from the same noise"
+            );
+            let unfinished = |run: &gahb_diffusion::SampleRun| {
+                run.traces
+                    .iter()
+                    .filter(|t| t.stop != StopReason::Converged)
+                    .count()
+            };
+            let comparison = compare_models(
+                &ra.samples,
+                &rb.samples,
+                &images_to_batch(&ta),
+                &images_to_batch(&tb),
+                &spec,
+            )?;
+            let a = tensor_to_array::<Ix4>(&ra.samples)?;
+            let b = tensor_to_array::<Ix4>(&rb.samples)?;
+            let mut tiles = Vec::new();
+            for i in 0..show {
+                tiles.push(a.slice(s![i, 0, .., ..]).to_owned());
+            }
+            for i in 0..show {
+                tiles.push(b.slice(s![i, 0, .., ..]).to_owned());
+            }
+            for near in comparison.a_nearest_train.iter().take(show) {
+                tiles.push(ta.slice(s![near.index, .., ..]).to_owned());
+            }
+            per_n.push(PerN {
+                n,
+                steps: ra.traces.iter().map(|t| t.steps).max().unwrap_or(0),
+                overhead: ra.timing.overhead_fraction(),
+                unfinished: [unfinished(&ra), unfinished(&rb)],
+                comparison,
+                tiles,
+            });
+        }
+        Ok(Results {
+            description: data.description.clone(),
+            sweep,
+            sampler: scfg,
+            per_n,
+        })
+    }
+
+    fn present(cfg: &Config, r: &Results, page: &mut Page) -> Result<()> {
+        page.used("sweep", &r.sweep)?;
+        page.used("sampler", &r.sampler)?;
+        page.title("samples of two models trained on disjoint sets, from the same seed");
+        page.dataset(r.description.clone());
+        let s = &r.sampler;
+        page.summary(format!(
+            "{} samples per model and N with the sampler of PAPER.md §4 (h₀ = {}, β = {}, σ₀ = {}, σ_L = {}, at most {} steps, seed {}).",
+            cfg.n_samples, s.h0, s.beta, s.sigma0, s.sigma_l, s.max_steps, s.seed
+        ));
+        let show = cfg.n_show.min(cfg.n_samples);
+        let tiles: Vec<Array2<f32>> = r.per_n.iter().flat_map(|p| p.tiles.clone()).collect();
+        page.figure(
+            "samples.png",
+            "for each N (top to bottom): model A samples, model B samples from the same noise, A's closest S1 images",
+            |path| Ok(image_grid_png(path, &tiles, show.max(1), &GridOptions::default())?),
+        )?;
+        let mut table = Table::new([
+            "N",
+            "mean cos(A, B)",
+            "mean cos(A, closest S1)",
+            "mean cos(B, closest S2)",
+            "steps",
+            "sampler overhead",
+        ]);
+        for p in &r.per_n {
+            let c = &p.comparison;
+            let near_a: Vec<f64> = c.a_nearest_train.iter().map(|x| x.cosine).collect();
+            page.figure(
+                &format!("hist_n{}.png", p.n),
+                format!("N = {}: similarity histograms", p.n),
+                |path| {
+                    Ok(histogram_png(
+                        path,
+                        &format!("N = {}", p.n),
+                        "cosine similarity",
+                        &[
+                            HistSeries {
+                                label: "sample A vs sample B".into(),
+                                values: c.a_vs_b.clone(),
+                            },
+                            HistSeries {
+                                label: "sample A vs closest S1 image".into(),
+                                values: near_a,
+                            },
+                        ],
+                        48,
+                        (-0.2, 1.0),
+                        (600, 420),
+                    )?)
+                },
+            )?;
+            table.row(vec![
+                p.n.to_string(),
+                format!("{:.3}", c.stats_a_vs_b.mean),
+                format!("{:.3}", c.stats_a_train.mean),
+                format!("{:.3}", c.stats_b_train.mean),
+                p.steps.to_string(),
+                format!("{:.0}%", 100.0 * p.overhead),
+            ]);
+            for (name, bad) in ["A", "B"].iter().zip(p.unfinished) {
+                if bad > 0 {
+                    page.note(format!(
+                        "N = {}, model {name}: {bad} of {} samples stopped before σ_L (step limit or divergence).",
+                        p.n, cfg.n_samples
+                    ));
+                }
             }
         }
-        let cmp = compare_models(
-            &ra.samples,
-            &rb.samples,
-            &to_batch(&ta),
-            &to_batch(&tb),
-            &spec,
-        )?;
-        let near_a: Vec<f64> = cmp.a_nearest_train.iter().map(|x| x.cosine).collect();
-        histogram_png(
-            &dir.join(format!("hist_n{n}.png")),
-            &format!("N = {n}"),
-            "cosine similarity",
-            &[
-                HistSeries {
-                    label: "sample A vs sample B".into(),
-                    values: cmp.a_vs_b.clone(),
-                },
-                HistSeries {
-                    label: "sample A vs closest S1 image".into(),
-                    values: near_a,
-                },
-            ],
-            48,
-            (-0.2, 1.0),
-            (600, 420),
-        )?;
-        figures.push((
-            format!("N = {n}: similarity histograms"),
-            PathBuf::from(format!("fig2/hist_n{n}.png")),
-        ));
-        let a = tensor_to_array::<Ix4>(&ra.samples)?;
-        let b = tensor_to_array::<Ix4>(&rb.samples)?;
-        for i in 0..show {
-            tiles.push(a.slice(s![i, 0, .., ..]).to_owned());
+        page.table(table, None)?;
+        if let (Some(first), Some(last)) = (r.per_n.first(), r.per_n.last()) {
+            let (f, l) = (&first.comparison, &last.comparison);
+            page.check(Check::rises(
+                format!(
+                    "A–B sample similarity rises from N = {} to N = {}",
+                    first.n, last.n
+                ),
+                Num::plain(f.stats_a_vs_b.mean, 3),
+                Num::plain(l.stats_a_vs_b.mean, 3),
+                "A–B mass moves toward 1 as N grows",
+            ));
+            page.check(Check::compare(
+                format!(
+                    "samples copy training images at N = {}: mean closest-training cosine",
+                    first.n
+                ),
+                Num::plain(f.stats_a_train.mean, 3),
+                Cmp::Above(cfg.copy_cosine),
+                "memorization: samples are training images",
+            ));
+            page.check(Check::falls(
+                format!("samples move away from the training set at N = {}", last.n),
+                f.stats_a_train.mean,
+                l.stats_a_train.mean,
+                format!(
+                    "{:.3} (vs {:.3} at N = {})",
+                    l.stats_a_train.mean, f.stats_a_train.mean, first.n
+                ),
+                "sample-to-train mass moves left",
+            ));
         }
-        for i in 0..show {
-            tiles.push(b.slice(s![i, 0, .., ..]).to_owned());
-        }
-        for near in cmp.a_nearest_train.iter().take(show) {
-            tiles.push(ta.slice(s![near.index, .., ..]).to_owned());
-        }
-        let steps: usize = ra.traces.iter().map(|t| t.steps).max().unwrap_or(0);
-        rows.push(vec![
-            n.to_string(),
-            format!("{:.3}", cmp.stats_a_vs_b.mean),
-            format!("{:.3}", cmp.stats_a_train.mean),
-            format!("{:.3}", cmp.stats_b_train.mean),
-            steps.to_string(),
-            format!("{:.0}%", 100.0 * ra.timing.overhead_fraction()),
-        ]);
-        means.push((n, cmp.stats_a_vs_b.mean, cmp.stats_a_train.mean));
-        std::fs::write(
-            dir.join(format!("compare_n{n}.json")),
-            serde_json::to_string(&cmp)?,
-        )?;
-        std::fs::write(
-            dir.join(format!("sampler_n{n}.json")),
-            serde_json::to_string(&ra.summary())?,
-        )?;
+        Ok(())
     }
-    image_grid_png(
-        &dir.join("samples.png"),
-        &tiles,
-        show.max(1),
-        &GridOptions::default(),
-    )?;
-    figures.insert(0, ("for each N (top to bottom): model A samples, model B samples from the same noise, A's closest S1 images".into(), PathBuf::from("fig2/samples.png")));
-    let mut checks = Vec::new();
-    if let (Some(first), Some(last)) = (means.first(), means.last()) {
-        checks.push(Check::new(
-            format!(
-                "A–B sample similarity rises from N = {} to N = {}",
-                first.0, last.0
-            ),
-            format!("{:.3} → {:.3}", first.1, last.1),
-            "A–B mass moves toward 1 as N grows",
-            "last > first",
-            last.1 > first.1,
-        ));
-        checks.push(Check::new(
-            format!(
-                "samples copy training images at N = {}: mean closest-training cosine",
-                first.0
-            ),
-            format!("{:.3}", first.2),
-            "memorization: samples are training images",
-            "> 0.9",
-            first.2 > 0.9,
-        ));
-        checks.push(Check::new(
-            format!("samples move away from the training set at N = {}", last.0),
-            format!("{:.3} (vs {:.3} at N = {})", last.2, first.2, first.0),
-            "sample-to-train mass moves left",
-            "last < first",
-            last.2 < first.2,
-        ));
-    }
-    Ok(Some(Section {
-        name: "fig2".into(),
-        title: "samples of two models trained on disjoint sets, from the same seed".into(),
-        dataset: data.loaded.description.clone(),
-        summary: format!(
-            "{} samples per model and N with the sampler of PAPER.md §4 ({:?}).",
-            cfg.n_samples, scfg
-        ),
-        figures,
-        tables: vec![md_table(
-            &[
-                "N",
-                "mean cos(A, B)",
-                "mean cos(A, closest S1)",
-                "mean cos(B, closest S2)",
-                "steps",
-                "sampler overhead",
-            ],
-            &rows,
-        )],
-        checks,
-        notes,
-        config: serde_json::json!({ "fig2": cfg, "sampler": scfg }),
-        seconds: t0.elapsed().as_secs_f64(),
-    }))
 }

@@ -3,22 +3,21 @@
 //! model denoises worse, its eigenvalues decay more slowly, and its eigenvectors (shown after the
 //! inverse permutation) are noisy.
 
-use std::path::PathBuf;
-use std::time::Instant;
-
-use anyhow::Result;
+use anyhow::{Context, Result};
+use gahb_denoiser::{ModelConfig, PsnrRow};
 use gahb_plot::{line_plot_png, Panel, Series};
 use gahb_synth::PixelPermutation;
 use ndarray::s;
 use serde::{Deserialize, Serialize};
 
-use super::derive_seed;
-use crate::ctx::Ctx;
-use crate::data::{load, DataSpec};
-use crate::eval::{mean_gap, paper_sigmas, psnr_curve};
-use crate::profile::{NetSpec, TrainSpec};
-use crate::report::{md_table, Check, Section};
-use crate::spectral::{analyse, SpectrumFigures};
+use crate::harness::{Experiment, Page};
+use crate::lab::context::Lab;
+use crate::lab::data::DataSpec;
+use crate::lab::eval::{mean_gap, paper_sigmas, points, psnr_curve, top};
+use crate::lab::recipe::{describe_model, TrainSpec};
+use crate::lab::spectral::{analyse, draw, Shown, Spectrum};
+use crate::report::check::{Cmp, Num};
+use crate::report::{Check, Table};
 
 /// `[fig21]` in a profile.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,175 +30,161 @@ pub struct Config {
     /// Held-out images.
     pub n_test: usize,
     /// The network.
-    pub net: NetSpec,
+    pub net: ModelConfig,
     /// Training recipe; the profile's `[train]` when absent.
     #[serde(default)]
     pub train: Option<TrainSpec>,
     /// Noise level of the eigen-analysis (0.3 in the paper).
     pub sigma: f64,
+    /// Smallest accepted mean output PSNR gap (dB) of faces over shuffled faces.
+    pub min_psnr_gap_db: f64,
 }
 
-/// Runs Fig. 21.
-pub fn run(ctx: &Ctx) -> Result<Option<Section>> {
-    let Some(cfg) = ctx.profile.fig21.clone() else {
-        return Ok(None);
-    };
-    let t0 = Instant::now();
-    let dir = ctx.exp_dir("fig21")?;
-    let seed = derive_seed(ctx.profile.seed, "fig21");
-    let loaded = load(ctx, &cfg.data, seed)?;
-    let total = loaded.images.dim().0;
-    anyhow::ensure!(
-        cfg.n_train + cfg.n_test <= total,
-        "fig21: n_train + n_test = {} > {total} images",
-        cfg.n_train + cfg.n_test
-    );
-    let train = loaded.images.slice(s![..cfg.n_train, .., ..]).to_owned();
-    let test = loaded
-        .images
-        .slice(s![total - cfg.n_test.., .., ..])
-        .to_owned();
-    let perm = PixelPermutation::from_seed(cfg.data.size, cfg.data.size, seed)?;
-    let train_sh = perm.apply(train.view())?;
-    let test_sh = perm.apply(test.view())?;
-    let spec = cfg
-        .train
-        .clone()
-        .unwrap_or_else(|| ctx.profile.train.clone());
-    let model_cfg = cfg.net.to_model_config(cfg.data.size)?;
-    let tc = spec.to_config(seed)?;
-    let (plain, _) = ctx.train_cached(
-        "faces",
-        &model_cfg,
-        &tc,
-        &train,
-        &format!("{} n={}", loaded.description, cfg.n_train),
-    )?;
-    let (shuf, _) = ctx.train_cached(
-        "shuffled faces",
-        &model_cfg,
-        &tc,
-        &train_sh,
-        &format!(
-            "shuffled {} n={} perm seed {seed}",
-            loaded.description, cfg.n_train
-        ),
-    )?;
-    let sigmas = paper_sigmas();
-    let c_plain = psnr_curve(&plain, &test, &sigmas, seed ^ 1)?;
-    let c_shuf = psnr_curve(&shuf, &test_sh, &sigmas, seed ^ 1)?;
-    let hi = c_plain
-        .iter()
-        .map(|p| p.input_psnr.max(p.output_psnr))
-        .fold(0.0, f64::max);
-    line_plot_png(
-        &dir.join("psnr.png"),
-        &[Panel {
-            title: "held-out faces: output against input PSNR".into(),
-            x_label: "input PSNR (dB)".into(),
-            y_label: "output PSNR (dB)".into(),
-            series: vec![
-                Series::new(
-                    "faces",
-                    c_plain
-                        .iter()
-                        .map(|p| (p.input_psnr, p.output_psnr))
-                        .collect(),
-                ),
-                Series::new(
-                    "shuffled faces",
-                    c_shuf
-                        .iter()
-                        .map(|p| (p.input_psnr, p.output_psnr))
-                        .collect(),
-                ),
-                Series::reference("identity", vec![(0.0, 0.0), (hi, hi)]),
-            ],
-            ..Panel::default()
-        }],
-        (700, 500),
-    )?;
-    let x = test.slice(s![0, .., ..]).to_owned();
-    let x_sh = test_sh.slice(s![0, .., ..]).to_owned();
-    let sp_plain = analyse(
-        &plain,
-        &x,
-        cfg.sigma,
-        seed ^ 2,
-        &SpectrumFigures {
-            dir: &dir,
-            tag: "faces",
+/// What Fig. 21 measured.
+#[derive(Debug, Serialize)]
+pub struct Results {
+    /// The seed of the permutation and the models.
+    pub seed: u64,
+    /// The data's description.
+    pub description: String,
+    /// Held-out curves, plain and shuffled.
+    pub curves: [Vec<PsnrRow>; 2],
+    /// The analyses, plain and shuffled.
+    pub spectra: [Spectrum; 2],
+}
+
+/// Fig. 21.
+pub struct Fig21;
+
+impl Experiment for Fig21 {
+    const NAME: &'static str = "fig21";
+    const WHAT: &'static str = "shuffled faces against faces: PSNR curves and eigenvectors";
+    type Config = Config;
+    type Results = Results;
+
+    fn measure(lab: &Lab, cfg: &Config) -> Result<Results> {
+        let seed = lab.seed_of("fig21");
+        let loaded = lab.data(&cfg.data, seed)?;
+        let (total, h, w) = loaded.images.dim();
+        anyhow::ensure!(
+            cfg.n_train + cfg.n_test <= total,
+            "fig21: n_train + n_test = {} > {total} images",
+            cfg.n_train + cfg.n_test
+        );
+        let train = loaded.images.slice(s![..cfg.n_train, .., ..]).to_owned();
+        let test = loaded
+            .images
+            .slice(s![total - cfg.n_test.., .., ..])
+            .to_owned();
+        let perm = PixelPermutation::from_seed(h, w, seed)?;
+        let train_sh = perm.apply(train.view())?;
+        let test_sh = perm.apply(test.view())?;
+        let recipe = lab.recipe(cfg.train.as_ref());
+        let plain = lab.train(
+            "faces",
+            &cfg.net,
+            recipe,
+            seed,
+            &train,
+            &format!("{} n={}", loaded.description, cfg.n_train),
+        )?;
+        let shuf = lab.train(
+            "shuffled faces",
+            &cfg.net,
+            recipe,
+            seed,
+            &train_sh,
+            &format!(
+                "shuffled {} n={} perm seed {seed}",
+                loaded.description, cfg.n_train
+            ),
+        )?;
+        let sigmas = paper_sigmas();
+        let c_plain = psnr_curve(&plain.model, &test, &sigmas, seed ^ 1)?;
+        let c_shuf = psnr_curve(&shuf.model, &test_sh, &sigmas, seed ^ 1)?;
+        let shown = Shown {
             first: 5,
             step: 12,
             count: 11,
-            unshuffle: None,
-        },
-    )?;
-    let sp_shuf = analyse(
-        &shuf,
-        &x_sh,
-        cfg.sigma,
-        seed ^ 2,
-        &SpectrumFigures {
-            dir: &dir,
-            tag: "shuffled",
-            first: 5,
-            step: 12,
-            count: 11,
-            unshuffle: Some(&perm),
-        },
-    )?;
-    let gap = mean_gap(&c_plain, &c_shuf);
-    let rows: Vec<Vec<String>> = c_plain
-        .iter()
-        .zip(&c_shuf)
-        .map(|(a, b)| {
-            vec![
+        };
+        let x = test.slice(s![0, .., ..]).to_owned();
+        let x_sh = test_sh.slice(s![0, .., ..]).to_owned();
+        let sp_plain = analyse(&plain.model, &x, cfg.sigma, seed ^ 2, shown, None)
+            .context("faces")?;
+        let sp_shuf = analyse(&shuf.model, &x_sh, cfg.sigma, seed ^ 2, shown, Some(&perm))
+            .context("shuffled faces")?;
+        Ok(Results {
+            seed,
+            description: loaded.description.clone(),
+            curves: [c_plain, c_shuf],
+            spectra: [sp_plain, sp_shuf],
+        })
+    }
+
+    fn present(cfg: &Config, r: &Results, page: &mut Page) -> Result<()> {
+        let [c_plain, c_shuf] = &r.curves;
+        let [sp_plain, sp_shuf] = &r.spectra;
+        draw(page.dir(), "faces", sp_plain)?;
+        draw(page.dir(), "shuffled", sp_shuf)?;
+        let lam = |v: &[f64], k: usize| v.get(k).copied().unwrap_or(f64::NAN);
+        page.title("shuffled faces against faces");
+        page.dataset(format!(
+            "{}; shuffled with one fixed permutation (seed {})",
+            r.description, r.seed
+        ));
+        page.summary(format!(
+            "Two bias-free {} models trained on the same {} faces, plain and pixel-shuffled; λ at σ = {}: faces λ_5 = {:.3}, λ_53 = {:.3}; shuffled λ_5 = {:.3}, λ_53 = {:.3}.",
+            describe_model(&cfg.net), cfg.n_train, cfg.sigma, lam(&sp_plain.eigenvalues, 5), lam(&sp_plain.eigenvalues, 53), lam(&sp_shuf.eigenvalues, 5), lam(&sp_shuf.eigenvalues, 53)
+        ));
+        page.figure("psnr.png", "held-out PSNR curves", |path| {
+            Ok(line_plot_png(
+                path,
+                &[Panel {
+                    title: "held-out faces: output against input PSNR".into(),
+                    x_label: "input PSNR (dB)".into(),
+                    y_label: "output PSNR (dB)".into(),
+                    series: vec![
+                        Series::new("faces", points(c_plain)),
+                        Series::new("shuffled faces", points(c_shuf)),
+                        Series::identity(0.0, top(&[c_plain])),
+                    ],
+                    ..Panel::default()
+                }],
+                (700, 500),
+            )?)
+        })?;
+        page.listed_figure("faces_spectrum.png", "faces: λ_k and |⟨x, e_k⟩|");
+        page.listed_figure("shuffled_spectrum.png", "shuffled: λ_k and |⟨x, e_k⟩|");
+        page.listed_figure("faces_eigenvectors.png", "faces: eigenvectors e_5, e_17, ...");
+        page.listed_figure(
+            "shuffled_eigenvectors.png",
+            "shuffled: eigenvectors e_5, e_17, ... after the inverse permutation",
+        );
+        let mut table = Table::new(["input PSNR", "faces", "shuffled"]);
+        for (a, b) in c_plain.iter().zip(c_shuf) {
+            table.row(vec![
                 format!("{:.2}", a.input_psnr),
                 format!("{:.2}", a.output_psnr),
                 format!("{:.2}", b.output_psnr),
-            ]
-        })
-        .collect();
-    let lam = |v: &[f64], k: usize| v.get(k).copied().unwrap_or(f64::NAN);
-    let checks = vec![
-        Check::new(
+            ]);
+        }
+        page.table(table, None)?;
+        page.check(Check::compare(
             "shuffled faces are denoised worse: mean output PSNR gap (faces − shuffled)",
-            format!("{gap:.2} dB"),
+            Num::db(mean_gap(c_plain, c_shuf)),
+            Cmp::Above(cfg.min_psnr_gap_db),
             "much lower PSNR for shuffled faces",
-            "> 0.5 dB",
-            gap > 0.5,
-        ),
-        Check::new(
-            "eigenvalues decay more slowly when shuffled: tr ∇f",
+        ));
+        page.check(Check::compare_shown(
+            "eigenvalues decay more slowly when shuffled: tr ∇f (shuffled − faces)",
+            Num::plain(sp_shuf.effective_dimension - sp_plain.effective_dimension, 1),
             format!(
                 "{:.1} (faces) vs {:.1} (shuffled)",
                 sp_plain.effective_dimension, sp_shuf.effective_dimension
             ),
+            Cmp::Above(0.0),
             "λ_5 = 1.182 … λ_53 = 0.87 (shuffled, slow decay)",
-            "shuffled > faces",
-            sp_shuf.effective_dimension > sp_plain.effective_dimension,
-        ),
-    ];
-    Ok(Some(Section {
-        name: "fig21".into(),
-        title: "shuffled faces against faces".into(),
-        dataset: format!("{}; shuffled with one fixed permutation (seed {seed})", loaded.description),
-        summary: format!(
-            "Two bias-free {} models trained on the same {} faces, plain and pixel-shuffled; λ at σ = {}: faces λ_5 = {:.3}, λ_53 = {:.3}; shuffled λ_5 = {:.3}, λ_53 = {:.3}.",
-            cfg.net.arch, cfg.n_train, cfg.sigma, lam(&sp_plain.eigenvalues, 5), lam(&sp_plain.eigenvalues, 53), lam(&sp_shuf.eigenvalues, 5), lam(&sp_shuf.eigenvalues, 53)
-        ),
-        figures: vec![
-            ("held-out PSNR curves".into(), PathBuf::from("fig21/psnr.png")),
-            ("faces: λ_k and |⟨x, e_k⟩|".into(), PathBuf::from("fig21/faces_spectrum.png")),
-            ("shuffled: λ_k and |⟨x, e_k⟩|".into(), PathBuf::from("fig21/shuffled_spectrum.png")),
-            ("faces: eigenvectors e_5, e_17, ...".into(), PathBuf::from("fig21/faces_eigenvectors.png")),
-            ("shuffled: eigenvectors e_5, e_17, ... after the inverse permutation".into(), PathBuf::from("fig21/shuffled_eigenvectors.png")),
-        ],
-        tables: vec![md_table(&["input PSNR", "faces", "shuffled"], &rows)],
-        checks,
-        notes: vec![],
-        config: serde_json::to_value(&cfg)?,
-        seconds: t0.elapsed().as_secs_f64(),
-    }))
+        ));
+        Ok(())
+    }
 }

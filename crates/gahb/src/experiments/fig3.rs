@@ -2,18 +2,16 @@
 //! the sweep) at a held-out image: shrinkage factors λ_k, signal coefficients |⟨x, e_k⟩|, and the
 //! adaptive basis e_k shown as images (GAHB).
 
-use std::path::PathBuf;
-use std::time::Instant;
-
 use anyhow::{Context, Result};
 use ndarray::s;
 use serde::{Deserialize, Serialize};
 
-use super::derive_seed;
-use crate::ctx::Ctx;
-use crate::report::{md_table, Check, Section};
-use crate::spectral::{analyse, SpectrumFigures};
-use crate::sweep::Half;
+use crate::harness::{Experiment, Page};
+use crate::lab::context::Lab;
+use crate::lab::spectral::{analyse, draw, Shown, Spectrum};
+use crate::lab::sweep::Half;
+use crate::report::check::{Cmp, Num};
+use crate::report::{Check, Table};
 
 /// `[fig3]` in a profile.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -25,6 +23,14 @@ pub struct Config {
     pub image_index: usize,
     /// Largest accepted relative asymmetry ‖J − Jᵀ‖/‖J‖.
     pub max_asymmetry: f64,
+    /// Largest accepted relative residual of f(y) = ∇f(y)·y.
+    pub max_bias_free_residual: f64,
+    /// Largest accepted effective dimension as a fraction of d.
+    pub max_effective_fraction: f64,
+    /// Smallest accepted λ_5.
+    pub min_lambda5: f64,
+    /// Largest accepted λ_(d/4) / λ_5.
+    pub max_decay_ratio: f64,
 }
 
 /// The paper's Fig. 3 eigenvalues at k = 5, 17, ..., 245 (PAPER.md §11).
@@ -33,115 +39,132 @@ pub const PAPER_LAMBDAS: [f64; 21] = [
     0.663, 0.637, 0.612, 0.59, 0.569, 0.551, 0.53, 0.51,
 ];
 
-/// Runs Fig. 3.
-pub fn run(ctx: &Ctx) -> Result<Option<Section>> {
-    let (Some(cfg), Some(sweep)) = (ctx.profile.fig3.clone(), ctx.profile.sweep.clone()) else {
-        return Ok(None);
-    };
-    anyhow::ensure!(cfg.sigma > 0.0, "fig3.sigma must be > 0, got {}", cfg.sigma);
-    let t0 = Instant::now();
-    let dir = ctx.exp_dir("fig3")?;
-    let data = sweep.load(ctx)?;
-    sweep.validate(&data)?;
-    let n = *sweep.ns.last().context("sweep.ns is empty")?;
-    let (model, _, _) = sweep.model(ctx, &data, n, Half::S1)?;
-    let test = sweep.test_images(&data)?;
-    anyhow::ensure!(
-        cfg.image_index < test.dim().0,
-        "fig3.image_index {} ≥ {} held-out images",
-        cfg.image_index,
-        test.dim().0
-    );
-    let x = test.slice(s![cfg.image_index, .., ..]).to_owned();
-    let spec = analyse(
-        &model,
-        &x,
-        cfg.sigma,
-        derive_seed(ctx.profile.seed, "fig3"),
-        &SpectrumFigures {
-            dir: &dir,
-            tag: "face",
-            first: 5,
-            step: 12,
-            count: 21,
-            unshuffle: None,
-        },
-    )?;
-    std::fs::write(dir.join("spectrum.json"), serde_json::to_string(&spec)?)?;
-    let d = spec.eigenvalues.len();
-    let rows: Vec<Vec<String>> = PAPER_LAMBDAS
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| {
+/// What Fig. 3 measured.
+#[derive(Debug, Serialize)]
+pub struct Results {
+    /// The largest N of the sweep.
+    pub n: usize,
+    /// The data's description.
+    pub description: String,
+    /// The analysis.
+    pub spectrum: Spectrum,
+}
+
+/// Fig. 3.
+pub struct Fig3;
+
+impl Experiment for Fig3 {
+    const NAME: &'static str = "fig3";
+    const WHAT: &'static str = "Jacobian eigen-analysis of a generalizing denoiser (GAHB)";
+    type Config = Config;
+    type Results = Results;
+
+    fn validate(cfg: &Config) -> Result<()> {
+        anyhow::ensure!(cfg.sigma > 0.0, "fig3.sigma must be > 0, got {}", cfg.sigma);
+        Ok(())
+    }
+
+    fn measure(lab: &Lab, cfg: &Config) -> Result<Results> {
+        let sweep = lab.sweep(Self::NAME)?;
+        let data = lab.sweep_data(sweep)?;
+        let n = *sweep.ns.last().context("sweep.ns is empty")?;
+        let (m, _) = lab.sweep_model(sweep, n, Half::S1)?;
+        let test = sweep.test_images(&data)?;
+        anyhow::ensure!(
+            cfg.image_index < test.dim().0,
+            "fig3.image_index {} ≥ {} held-out images",
+            cfg.image_index,
+            test.dim().0
+        );
+        let x = test.slice(s![cfg.image_index, .., ..]).to_owned();
+        let spectrum = analyse(
+            &m.model,
+            &x,
+            cfg.sigma,
+            lab.seed_of("fig3"),
+            Shown {
+                first: 5,
+                step: 12,
+                count: 21,
+            },
+            None,
+        )?;
+        Ok(Results {
+            n,
+            description: data.description.clone(),
+            spectrum,
+        })
+    }
+
+    fn present(cfg: &Config, r: &Results, page: &mut Page) -> Result<()> {
+        let sp = &r.spectrum;
+        let j = &sp.jacobian;
+        let d = sp.eigenvalues.len();
+        draw(page.dir(), "face", sp)?;
+        page.title("Jacobian eigen-analysis of a generalizing denoiser (GAHB)");
+        page.dataset(format!(
+            "{} (held-out image {} of the largest-N model, N = {})",
+            r.description, cfg.image_index, r.n
+        ));
+        page.summary(format!(
+            "Exact Jacobian at y = x + σz, σ = {}, by the {} route in {:.1} s (d = {d}); eigh of the symmetric part in {:.2} s.",
+            cfg.sigma, j.route.name(), j.wall_s, sp.eigh_seconds
+        ));
+        page.listed_figure("face_spectrum.png", "λ_k and |⟨x, e_k⟩| against k");
+        page.listed_figure(
+            "face_eigenvectors.png",
+            "eigenvectors e_k, k = 5, 17, 29, ... (diverging colour map)",
+        );
+        page.listed_figure("face_images.png", "clean, noisy, denoised");
+        let mut table = Table::new(["k", "λ_k ours", "λ_k paper (80², d = 6400)", "difference"]);
+        for (i, p) in PAPER_LAMBDAS.iter().enumerate() {
             let k = 5 + 12 * i;
-            spec.eigenvalues.get(k).map(|l| {
-                vec![
+            if let Some(l) = sp.eigenvalues.get(k) {
+                table.row(vec![
                     k.to_string(),
                     format!("{l:.3}"),
                     format!("{p:.3}"),
                     format!("{:+.3}", l - p),
-                ]
-            })
-        })
-        .collect();
-    let j = &spec.jacobian;
-    let checks = vec![
-        Check::new(
+                ]);
+            }
+        }
+        page.table(table, None)?;
+        page.check(Check::compare(
             "f(y) = ∇f(y)·y (bias-free), relative residual",
-            format!("{:.1e}", j.bias_free_residual),
+            Num::sci(j.bias_free_residual),
+            Cmp::Below(cfg.max_bias_free_residual),
             "exact (fp precision)",
-            "< 1e-3",
-            j.bias_free_residual < 1e-3,
-        ),
-        Check::new(
+        ));
+        page.check(Check::compare(
             "Jacobian symmetry ‖J − Jᵀ‖/‖J‖",
-            format!("{:.3}", j.asymmetry),
+            Num::plain(j.asymmetry, 3),
+            Cmp::Below(cfg.max_asymmetry),
             "nearly symmetric",
-            format!("< {}", cfg.max_asymmetry),
-            j.asymmetry < cfg.max_asymmetry,
-        ),
-        Check::new(
+        ));
+        let frac = sp.effective_dimension / d as f64;
+        page.check(Check::compare_shown(
             "effective dimension tr ∇f / d",
-            format!(
-                "{:.1} / {d} = {:.3}",
-                spec.effective_dimension,
-                spec.effective_dimension / d as f64
-            ),
+            Num::plain(frac, 3),
+            format!("{:.1} / {d} = {frac:.3}", sp.effective_dimension),
+            Cmp::Below(cfg.max_effective_fraction),
             "a low-dimensional adaptive subspace",
-            "< 0.25",
-            spec.effective_dimension / (d as f64) < 0.25,
-        ),
-        Check::new(
+        ));
+        let l5 = sp.eigenvalues.get(5).copied().unwrap_or(f64::NAN);
+        let lq = sp.eigenvalues.get(d / 4).copied().unwrap_or(f64::NAN);
+        page.check(Check::all(
             "shrinkage decays: λ_5 against λ_(d/4)",
-            format!(
-                "{:.3} → {:.3}",
-                spec.eigenvalues.get(5).copied().unwrap_or(f64::NAN),
-                spec.eigenvalues.get(d / 4).copied().unwrap_or(f64::NAN)
-            ),
+            &[
+                ("λ_5", Num::plain(l5, 3), Cmp::Above(cfg.min_lambda5)),
+                (
+                    "λ_(d/4) / λ_5",
+                    Num::plain(lq / l5, 3),
+                    Cmp::Below(cfg.max_decay_ratio),
+                ),
+            ],
+            format!("{l5:.3} → {lq:.3}"),
             "1.244 at k = 5, 0.51 at k = 245 of 6400",
-            "λ_5 > 0.5 and λ_(d/4) < λ_5 / 2",
-            spec.eigenvalues.get(5).is_some_and(|a| {
-                *a > 0.5 && spec.eigenvalues.get(d / 4).is_some_and(|b| *b < a / 2.0)
-            }),
-        ),
-    ];
-    Ok(Some(Section {
-        name: "fig3".into(),
-        title: "Jacobian eigen-analysis of a generalizing denoiser (GAHB)".into(),
-        dataset: format!("{} (held-out image {} of the largest-N model, N = {n})", data.loaded.description.clone(), cfg.image_index),
-        summary: format!(
-            "Exact Jacobian at y = x + σz, σ = {}, by the {} route in {:.1} s (d = {d}); eigh of the symmetric part in {:.2} s.",
-            cfg.sigma, j.route.name(), j.wall_s, spec.eigh_seconds
-        ),
-        figures: vec![
-            ("λ_k and |⟨x, e_k⟩| against k".into(), PathBuf::from("fig3/face_spectrum.png")),
-            ("eigenvectors e_k, k = 5, 17, 29, ... (diverging colour map)".into(), PathBuf::from("fig3/face_eigenvectors.png")),
-            ("clean, noisy, denoised".into(), PathBuf::from("fig3/face_images.png")),
-        ],
-        tables: vec![md_table(&["k", "λ_k ours", "λ_k paper (80², d = 6400)", "difference"], &rows)],
-        checks,
-        notes: vec![format!("The paper's eigenvalues are for 80×80 CelebA faces (d = 6400); ours are for d = {d}, so only the shape of the decay is comparable.")],
-        config: serde_json::to_value(&cfg)?,
-        seconds: t0.elapsed().as_secs_f64(),
-    }))
+        ));
+        page.note(format!("The paper's eigenvalues are for 80×80 CelebA faces (d = 6400); ours are for d = {d}, so only the shape of the decay is comparable."));
+        Ok(())
+    }
 }

@@ -1,34 +1,17 @@
-//! PSNR curves (paper §3, Fig. 1): output PSNR of a denoiser against input PSNR, at the paper's
-//! noise levels σ₂₅₅ = logspace(0.3, 2.4, 15) (input PSNR ≈ 42 → 0 dB in 3 dB steps), with noise
-//! drawn from a seeded ChaCha stream so every model sees the same noisy images.
+//! PSNR curves (paper §3, Fig. 1): output PSNR of a denoiser against input PSNR at the paper's noise
+//! levels σ₂₅₅ = logspace(0.3, 2.4, 15) (input PSNR ≈ 0 → 42 dB in 3 dB steps, largest σ first),
+//! with noise drawn from a seeded ChaCha stream so every model sees the same noisy images.
 
 use anyhow::Result;
+use gahb_denoiser::PsnrRow;
+use gahb_tensor::convert::images_to_batch;
 use gahb_tensor::Denoiser;
 use ndarray::Array3;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
-use serde::Serialize;
 
-use crate::ctx::to_batch;
-
-/// The paper's 15 noise levels on the [0, 1] scale, largest first.
-pub fn paper_sigmas() -> Vec<f64> {
-    let mut s = gahb_denoiser::eval::paper_sigmas();
-    s.reverse();
-    s
-}
-
-/// One point of a PSNR curve.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct CurvePoint {
-    /// Noise level.
-    pub sigma: f64,
-    /// Mean input PSNR of the noisy images (dB).
-    pub input_psnr: f64,
-    /// Mean output PSNR of the denoised images (dB).
-    pub output_psnr: f64,
-}
+pub use gahb_denoiser::paper_sigmas;
 
 /// Gaussian noise `[n, h, w]` of unit variance from a seed.
 pub fn noise(dims: (usize, usize, usize), seed: u64) -> Array3<f32> {
@@ -45,23 +28,18 @@ pub fn psnr_curve(
     images: &Array3<f32>,
     sigmas: &[f64],
     seed: u64,
-) -> Result<Vec<CurvePoint>> {
-    if let Some(bad) = sigmas.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
-        anyhow::bail!("noise level {bad} must be > 0");
-    }
-    let rows = gahb_denoiser::eval::psnr_curve(f, &to_batch(images), sigmas, seed, 64)?;
-    Ok(rows
-        .into_iter()
-        .map(|r| CurvePoint {
-            sigma: r.sigma,
-            input_psnr: r.noisy_psnr,
-            output_psnr: r.output_psnr,
-        })
-        .collect())
+) -> Result<Vec<PsnrRow>> {
+    Ok(gahb_denoiser::eval::psnr_curve(
+        f,
+        &images_to_batch(images),
+        sigmas,
+        seed,
+        64,
+    )?)
 }
 
 /// Mean of (a − b) output PSNR over the points of two curves on the same σ grid.
-pub fn mean_gap(a: &[CurvePoint], b: &[CurvePoint]) -> f64 {
+pub fn mean_gap(a: &[PsnrRow], b: &[PsnrRow]) -> f64 {
     let n = a.len().min(b.len()).max(1);
     a.iter()
         .zip(b)
@@ -70,14 +48,24 @@ pub fn mean_gap(a: &[CurvePoint], b: &[CurvePoint]) -> f64 {
         / n as f64
 }
 
+/// (input, output) PSNR pairs of a curve, for a plot.
+pub fn points(curve: &[PsnrRow]) -> Vec<(f64, f64)> {
+    curve.iter().map(|p| (p.input_psnr, p.output_psnr)).collect()
+}
+
+/// The largest input or output PSNR of some curves (the end of an identity line).
+pub fn top(curves: &[&[PsnrRow]]) -> f64 {
+    curves
+        .iter()
+        .flat_map(|c| c.iter().map(|p| p.input_psnr.max(p.output_psnr)))
+        .fold(0.0, f64::max)
+}
+
 /// The slope of output against input PSNR between consecutive points of a curve sorted by input
 /// PSNR: (midpoint input PSNR, slope) per pair. A fitted slope averages these; reading them shows
 /// where a curve saturates (slope → 0) or turns to identity (slope → 1).
-pub fn local_slopes(curve: &[CurvePoint]) -> Vec<(f64, f64)> {
-    let mut pts: Vec<(f64, f64)> = curve
-        .iter()
-        .map(|p| (p.input_psnr, p.output_psnr))
-        .collect();
+pub fn local_slopes(curve: &[PsnrRow]) -> Vec<(f64, f64)> {
+    let mut pts = points(curve);
     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
     pts.windows(2)
         .filter(|w| w[1].0 > w[0].0)
@@ -98,12 +86,13 @@ mod tests {
     #[test]
     fn local_slopes_of_a_broken_line() {
         // Slope 0.5 up to 10 dB, then flat; given out of order.
-        let pt = |x: f64| CurvePoint {
+        let pt = |x: f64| PsnrRow {
             sigma: 0.0,
+            nominal_psnr: x,
             input_psnr: x,
             output_psnr: if x <= 10.0 { 5.0 + 0.5 * x } else { 10.0 },
         };
-        let curve: Vec<CurvePoint> = [15.0, 0.0, 5.0, 10.0].into_iter().map(pt).collect();
+        let curve: Vec<PsnrRow> = [15.0, 0.0, 5.0, 10.0].into_iter().map(pt).collect();
         let s = local_slopes(&curve);
         assert_eq!(s.len(), 3);
         for ((mid, slope), (want_mid, want)) in s.iter().zip([(2.5, 0.5), (7.5, 0.5), (12.5, 0.0)])
@@ -116,7 +105,7 @@ mod tests {
     }
 
     #[test]
-    fn paper_sigmas_span_42_to_0_db() {
+    fn paper_sigmas_span_0_to_42_db_largest_sigma_first() {
         let s = paper_sigmas();
         assert_eq!(s.len(), 15);
         let db: Vec<f64> = s.iter().map(|&x| gahb_tensor::input_psnr_db(x)).collect();
@@ -132,10 +121,7 @@ mod tests {
         for p in &curve {
             assert!((p.input_psnr - p.output_psnr).abs() < 1e-9);
             // Sample variance of 256 normals: PSNR within about 1 dB of −20·log10 σ.
-            assert!(
-                (p.input_psnr - gahb_tensor::input_psnr_db(p.sigma)).abs() < 1.0,
-                "{p:?}"
-            );
+            assert!((p.input_psnr - p.nominal_psnr).abs() < 1.0, "{p:?}");
         }
     }
 }

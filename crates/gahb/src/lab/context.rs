@@ -1,0 +1,184 @@
+//! [`Lab`], what a run gives every experiment: the master seed, the device, the profile's shared
+//! tables (`[train]` and `[sweep]`), the data environment, the model store and the run settings;
+//! and the measurements several experiments share, done once per run (datasets, sweep models and
+//! their PSNR curves).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use anyhow::{Context, Result};
+use gahb_denoiser::{Model, ModelConfig};
+use ndarray::Array3;
+use tch::Device;
+
+use crate::lab::data::{self, DataEnv, DataSpec, Loaded};
+use crate::lab::eval::{paper_sigmas, psnr_curve};
+use crate::lab::recipe::{RunSettings, TrainSpec};
+use crate::lab::seed::derive_seed;
+use crate::lab::store::{ModelSpec, ModelStore, TrainedInfo};
+use crate::lab::sweep::{Curves, Half, SweepCurves, SweepSpec};
+
+/// The run context.
+pub struct Lab {
+    /// The profile's master seed; every seed of the run derives from it ([`crate::lab::seed`]).
+    pub seed: u64,
+    /// Where to compute.
+    pub device: Device,
+    /// The profile's `[train]`: the recipe of every model whose table has no `train` of its own.
+    pub recipe: TrainSpec,
+    /// The profile's `[sweep]`, when it has one.
+    pub sweep: Option<SweepSpec>,
+    /// Raw sets, the data cache and the user's CelebA.
+    pub data_env: DataEnv,
+    /// The content-addressed model store.
+    pub store: ModelStore,
+    /// How trainings are carried out.
+    pub run: RunSettings,
+    loaded: RefCell<HashMap<String, Rc<Loaded>>>,
+    curves: RefCell<HashMap<String, Rc<SweepCurves>>>,
+}
+
+/// A trained (or loaded) model and where it came from.
+pub struct Trained {
+    /// The model.
+    pub model: Model,
+    /// Its key, training time and loss.
+    pub info: TrainedInfo,
+}
+
+impl Lab {
+    /// A run context.
+    pub fn new(
+        seed: u64,
+        device: Device,
+        recipe: TrainSpec,
+        sweep: Option<SweepSpec>,
+        data_env: DataEnv,
+        run: RunSettings,
+    ) -> Self {
+        let store = ModelStore::new(&data_env.cache);
+        Self {
+            seed,
+            device,
+            recipe,
+            sweep,
+            data_env,
+            store,
+            run,
+            loaded: RefCell::default(),
+            curves: RefCell::default(),
+        }
+    }
+
+    /// The seed of the part called `tag` ([`derive_seed`] of the master seed).
+    pub fn seed_of(&self, tag: &str) -> u64 {
+        derive_seed(self.seed, tag)
+    }
+
+    /// An experiment's own recipe, or the profile's.
+    pub fn recipe<'a>(&'a self, own: Option<&'a TrainSpec>) -> &'a TrainSpec {
+        own.unwrap_or(&self.recipe)
+    }
+
+    /// The profile's `[sweep]`, or an error naming the experiment that needs it.
+    pub fn sweep(&self, who: &str) -> Result<&SweepSpec> {
+        self.sweep
+            .as_ref()
+            .with_context(|| format!("{who} needs a [sweep] table in the profile"))
+    }
+
+    /// Prepares `spec`'s images (generated ones from `seed`) once per run.
+    pub fn data(&self, spec: &DataSpec, seed: u64) -> Result<Rc<Loaded>> {
+        let key = data::data_key(&self.data_env, spec, seed)?;
+        if let Some(l) = self.loaded.borrow().get(&key) {
+            return Ok(l.clone());
+        }
+        let l = Rc::new(data::prepare(&self.data_env, spec, seed)?);
+        self.loaded.borrow_mut().insert(key, l.clone());
+        Ok(l)
+    }
+
+    /// Trains `model` with `recipe` and `seed` on `images`, or loads it from the store.
+    pub fn train(
+        &self,
+        label: &str,
+        model: &ModelConfig,
+        recipe: &TrainSpec,
+        seed: u64,
+        images: &Array3<f32>,
+        split: &str,
+    ) -> Result<Trained> {
+        let spec = ModelSpec {
+            model: model.clone(),
+            train: recipe.to_config(seed).with_context(|| label.to_string())?,
+        };
+        let (model, info) =
+            self.store
+                .get_or_train(label, &spec, images, split, &self.run, self.device)?;
+        Ok(Trained { model, info })
+    }
+
+    /// The sweep's images (generated ones from the profile seed), validated against its sizes.
+    pub fn sweep_data(&self, sweep: &SweepSpec) -> Result<Rc<Loaded>> {
+        let data = self.data(&sweep.data, self.seed_of("sweep-data"))?;
+        sweep.validate(&data)?;
+        Ok(data)
+    }
+
+    /// The sweep model of size `n` on `half`, with its training images.
+    pub fn sweep_model(
+        &self,
+        sweep: &SweepSpec,
+        n: usize,
+        half: Half,
+    ) -> Result<(Trained, Array3<f32>)> {
+        let data = self.sweep_data(sweep)?;
+        let images = sweep.train_images(&data, n, half)?;
+        let seed = self.seed_of(&format!("sweep-{n}-{}", half.name()));
+        let split = sweep.split(data.images.dim().0, n)?;
+        let desc = format!(
+            "{} | N = {n} {} | split {split:?}",
+            data.description,
+            half.name()
+        );
+        let trained = self.train(
+            &format!("{} N={n} {}", sweep.data.name(), half.name()),
+            &sweep.net,
+            self.recipe(sweep.train.as_ref()),
+            seed,
+            &images,
+            &desc,
+        )?;
+        Ok((trained, images))
+    }
+
+    /// The train and test curves of the S1 model of every N of `sweep`, measured once per run
+    /// (Fig. 15 reuses Fig. 1's at the sweep's own resolution).
+    pub fn sweep_curves(&self, sweep: &SweepSpec) -> Result<Rc<SweepCurves>> {
+        let key = serde_json::to_string(sweep)?;
+        if let Some(done) = self.curves.borrow().get(&key) {
+            return Ok(done.clone());
+        }
+        let data = self.sweep_data(sweep)?;
+        let test = sweep.test_images(&data)?;
+        let sigmas = paper_sigmas();
+        let noise_seed = self.seed_of("fig1-noise");
+        let mut curves = Vec::new();
+        for &n in &sweep.ns {
+            let (m, train) = self.sweep_model(sweep, n, Half::S1)?;
+            let train_eval = sweep.eval_train_images(&train);
+            curves.push(Curves {
+                n,
+                train: psnr_curve(&m.model, &train_eval, &sigmas, noise_seed)?,
+                test: psnr_curve(&m.model, &test, &sigmas, noise_seed ^ 1)?,
+            });
+        }
+        let measured = Rc::new(SweepCurves {
+            curves,
+            description: data.description.clone(),
+        });
+        self.curves.borrow_mut().insert(key, measured.clone());
+        Ok(measured)
+    }
+}

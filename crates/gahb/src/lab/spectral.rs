@@ -1,0 +1,179 @@
+//! The Jacobian eigen-analysis shared by Figs. 3, 4, 5 and 21 (paper §5): the exact Jacobian of a
+//! denoiser at y = x + σz, the eigendecomposition of its symmetric part, the shrinkage factors λ_k,
+//! the signal coefficients |⟨x, e_k⟩|, the effective dimension tr ∇f ([`analyse`]), and the
+//! figures drawn from what it measured ([`draw`]).
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use gahb_analysis::{eigh_sym, jacobian, EighBackend, JacobianConfig, JacobianSummary};
+use gahb_plot::{image_grid_png, line_plot_png, GridOptions, Panel, Series};
+use gahb_synth::PixelPermutation;
+use gahb_tensor::convert::{images_to_batch, tensor_to_array};
+use gahb_tensor::Denoiser;
+use ndarray::{Array2, Axis, Ix2};
+use serde::Serialize;
+use tch::Kind;
+
+use crate::lab::eval::noise;
+
+/// Which eigenvectors [`analyse`] keeps as images: `first, first + step, ...`, `count` of them.
+#[derive(Debug, Clone, Copy)]
+pub struct Shown {
+    /// The first index.
+    pub first: usize,
+    /// The step between indices.
+    pub step: usize,
+    /// How many.
+    pub count: usize,
+}
+
+/// What the analysis of one noisy image found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Spectrum {
+    /// Noise level.
+    pub sigma: f64,
+    /// λ_k, descending.
+    pub eigenvalues: Vec<f64>,
+    /// |⟨x, e_k⟩| of the clean image.
+    pub coefficients: Vec<f64>,
+    /// tr ∇f (the sum of the λ_k).
+    pub effective_dimension: f64,
+    /// Jacobian checks and timing.
+    pub jacobian: JacobianSummary,
+    /// Seconds of the eigendecomposition.
+    pub eigh_seconds: f64,
+    /// The indices of the eigenvectors kept as images.
+    pub shown: Vec<usize>,
+    /// Those eigenvectors as images (after the inverse permutation, for shuffled data).
+    #[serde(skip)]
+    pub eigenvectors: Vec<Array2<f32>>,
+    /// Clean, noisy and denoised image (likewise unshuffled).
+    #[serde(skip)]
+    pub trio: Vec<Array2<f32>>,
+}
+
+/// Analyses `f` at `x` (`[h, w]`) plus noise of level `sigma` drawn from `seed`, keeping the
+/// `shown` eigenvectors as images (after `unshuffle`'s inverse, for shuffled data).
+pub fn analyse(
+    f: &dyn Denoiser,
+    x: &Array2<f32>,
+    sigma: f64,
+    seed: u64,
+    shown: Shown,
+    unshuffle: Option<&PixelPermutation>,
+) -> Result<Spectrum> {
+    let (h, w) = x.dim();
+    let clean = x.clone().into_shape_with_order((1, h, w))?;
+    let z = noise((1, h, w), seed);
+    let y = &clean + &(z * sigma as f32);
+    let yt = images_to_batch(&y);
+    let report = jacobian(f, &yt, &JacobianConfig::default()).context("jacobian")?;
+    let t0 = std::time::Instant::now();
+    let eig = eigh_sym(&report.jacobian.to_kind(Kind::Double), EighBackend::Torch)
+        .context("eigendecomposition")?;
+    let eigh_seconds = t0.elapsed().as_secs_f64();
+    let values = eig.values_vec()?;
+    let coefficients = Vec::<f64>::try_from(
+        eig.signal_coefficients(&images_to_batch(&clean))?
+            .abs()
+            .to_kind(Kind::Double)
+            .flatten(0, -1),
+    )?;
+    let effective_dimension = eig.effective_dimension()?;
+    let unshuffled = |img: Array2<f32>| -> Result<Array2<f32>> {
+        Ok(match unshuffle {
+            Some(p) => p.invert_image(img.view())?,
+            None => img,
+        })
+    };
+    let mut indices = Vec::new();
+    let mut eigenvectors = Vec::new();
+    for i in 0..shown.count {
+        let k = shown.first + i * shown.step;
+        if k >= values.len() {
+            break;
+        }
+        let v = eig.eigenvector_image(k, [1, h as i64, w as i64])?;
+        indices.push(k);
+        eigenvectors.push(unshuffled(tensor_to_array::<Ix2>(
+            &v.reshape([h as i64, w as i64]),
+        )?)?);
+    }
+    let xhat = f.denoise(&yt)?;
+    let trio = [
+        clean.index_axis(Axis(0), 0).to_owned(),
+        y.index_axis(Axis(0), 0).to_owned(),
+        tensor_to_array::<Ix2>(&xhat.reshape([h as i64, w as i64]))?,
+    ]
+    .into_iter()
+    .map(unshuffled)
+    .collect::<Result<Vec<_>>>()?;
+    Ok(Spectrum {
+        sigma,
+        eigenvalues: values,
+        coefficients,
+        effective_dimension,
+        jacobian: report.summary,
+        eigh_seconds,
+        shown: indices,
+        eigenvectors,
+        trio,
+    })
+}
+
+/// Draws `<tag>_spectrum.png` (λ_k and |⟨x, e_k⟩|), `<tag>_eigenvectors.png` and `<tag>_images.png`
+/// (clean, noisy, denoised) into `dir`.
+pub fn draw(dir: &Path, tag: &str, s: &Spectrum) -> Result<()> {
+    let ks: Vec<f64> = (0..s.eigenvalues.len()).map(|k| k as f64).collect();
+    line_plot_png(
+        &dir.join(format!("{tag}_spectrum.png")),
+        &[
+            Panel {
+                title: format!("eigenvalues λ_k of ∇f(y), σ = {}", s.sigma),
+                x_label: "k".into(),
+                y_label: "λ_k".into(),
+                series: vec![Series {
+                    label: format!("tr ∇f = {:.1}", s.effective_dimension),
+                    points: ks.iter().copied().zip(s.eigenvalues.iter().copied()).collect(),
+                    reference: false,
+                    markers: false,
+                }],
+                ..Panel::default()
+            },
+            Panel {
+                title: "signal coefficients |⟨x, e_k⟩|".into(),
+                x_label: "k".into(),
+                y_label: "|⟨x, e_k⟩|".into(),
+                series: vec![Series {
+                    label: String::new(),
+                    points: ks
+                        .iter()
+                        .copied()
+                        .zip(s.coefficients.iter().map(|c| c.max(1e-8)))
+                        .collect(),
+                    reference: false,
+                    markers: false,
+                }],
+                log_y: true,
+                ..Panel::default()
+            },
+        ],
+        (1100, 420),
+    )?;
+    if !s.eigenvectors.is_empty() {
+        image_grid_png(
+            &dir.join(format!("{tag}_eigenvectors.png")),
+            &s.eigenvectors,
+            s.eigenvectors.len().min(11),
+            &GridOptions::diverging(),
+        )?;
+    }
+    image_grid_png(
+        &dir.join(format!("{tag}_images.png")),
+        &s.trio,
+        3,
+        &GridOptions::default(),
+    )?;
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! The content-addressed store of trained models (`<cache>/models/`).
+//!
+//! A model is keyed by the SHA-256 of everything that determines it, as it is: the denoiser crate's
+//! `ModelConfig` and `TrainConfig` ([`ModelSpec`]) and the exact bytes of its training images.
+//! Run settings ([`RunSettings`]) are not hashed: they change how a training is carried out, never
+//! what it produces. A rerun loads what is done; an interrupted training resumes from its last
+//! checkpoint.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use gahb_denoiser::{train, Model, ModelConfig, TrainConfig};
+use gahb_tensor::convert::images_to_batch;
+use ndarray::Array3;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tch::Device;
+
+use crate::lab::recipe::RunSettings;
+
+/// Bumped when a change to the code invalidates cached models.
+const CACHE_VERSION: &str = "gahb-cache-v1";
+
+/// What a trained model is: its architecture and its training, both as the denoiser crate has them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelSpec {
+    /// The network.
+    pub model: ModelConfig,
+    /// The training hyper-parameters (seed included).
+    pub train: TrainConfig,
+}
+
+/// Where a trained model came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainedInfo {
+    /// The cache key.
+    pub key: String,
+    /// True when it was loaded, not trained, in this run.
+    pub cached: bool,
+    /// Seconds spent training in this run.
+    pub seconds: f64,
+    /// Loss of the last training step, when recorded.
+    pub last_loss: Option<f64>,
+    /// Steps trained in total.
+    pub steps: usize,
+    /// Training images.
+    pub n_images: usize,
+}
+
+/// The model store in one folder.
+#[derive(Debug, Clone)]
+pub struct ModelStore {
+    dir: PathBuf,
+}
+
+impl ModelStore {
+    /// The store under `cache` (`<cache>/models`).
+    pub fn new(cache: &std::path::Path) -> Self {
+        Self {
+            dir: cache.join("models"),
+        }
+    }
+
+    /// The cache key of `spec` trained on `images`.
+    pub fn key(spec: &ModelSpec, images: &Array3<f32>) -> Result<String> {
+        content_key(&(CACHE_VERSION, &spec.model, &spec.train, array_hash(images)))
+    }
+
+    /// Trains `spec` on `images` (`[n, h, w]`), or loads the stored result. `label` is shown in
+    /// progress lines; `split` is recorded in the checkpoint.
+    pub fn get_or_train(
+        &self,
+        label: &str,
+        spec: &ModelSpec,
+        images: &Array3<f32>,
+        split: &str,
+        run: &RunSettings,
+        device: Device,
+    ) -> Result<(Model, TrainedInfo)> {
+        check_fits(&spec.model, images).with_context(|| label.to_string())?;
+        let key = Self::key(spec, images)?;
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating {}", self.dir.display()))?;
+        let path = self.dir.join(format!("{key}.safetensors"));
+        // The initial weights come from libtorch's global generator: seed it from the training
+        // seed, so the model is determined by what the key hashes.
+        gahb_tensor::manual_seed(spec.train.seed);
+        let mut model = Model::new(&spec.model, device).context("building the model")?;
+        let done = gahb_denoiser::checkpoint::read_meta(&path)
+            .ok()
+            .filter(|m| Some(m.step) == spec.train.steps);
+        if let Some(meta) = done {
+            gahb_denoiser::checkpoint::load_weights(&mut model, &path)
+                .with_context(|| format!("loading cached model {}", path.display()))?;
+            eprintln!("  {label}: cached ({key:.12})");
+            return Ok((
+                model,
+                TrainedInfo {
+                    key,
+                    cached: true,
+                    seconds: 0.0,
+                    last_loss: meta.last_loss,
+                    steps: meta.step,
+                    n_images: images.dim().0,
+                },
+            ));
+        }
+        eprintln!(
+            "  {label}: training on {} images ({key:.12})",
+            images.dim().0
+        );
+        let t0 = Instant::now();
+        let report = train(
+            &mut model,
+            &images_to_batch(images),
+            &spec.train,
+            run.options(path.clone(), split),
+        )
+        .with_context(|| format!("training {label}"))?;
+        Ok((
+            model,
+            TrainedInfo {
+                key,
+                cached: false,
+                seconds: t0.elapsed().as_secs_f64(),
+                last_loss: report.losses.last().map(|l| l.1),
+                steps: report.end_step,
+                n_images: images.dim().0,
+            },
+        ))
+    }
+}
+
+/// Checks that `model` takes images of the stack's size.
+pub fn check_fits(model: &ModelConfig, images: &Array3<f32>) -> Result<()> {
+    let (n, h, w) = images.dim();
+    anyhow::ensure!(n > 0, "no training images");
+    if let ModelConfig::UNet(u) = model {
+        anyhow::ensure!(
+            u.image_size == h as i64 && u.image_size == w as i64,
+            "net.image_size = {} but the images are {h}×{w}: set net.image_size = {h}",
+            u.image_size
+        );
+    }
+    model
+        .validate()
+        .with_context(|| format!("the network cannot take {h}×{w} images"))?;
+    Ok(())
+}
+
+/// SHA-256 (hex) of the JSON form of `value`.
+pub fn content_key(value: &impl Serialize) -> Result<String> {
+    let json = serde_json::to_vec(value)?;
+    Ok(hex(&Sha256::digest(&json)))
+}
+
+/// SHA-256 (hex) of an image stack's shape and bytes.
+pub fn array_hash(images: &Array3<f32>) -> String {
+    let mut h = Sha256::new();
+    for d in images.shape() {
+        h.update((*d as u64).to_le_bytes());
+    }
+    for v in images.iter() {
+        h.update(v.to_le_bytes());
+    }
+    hex(&h.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads `git rev-parse HEAD` in `root`, if git and a repository are there.
+pub fn git_revision(root: &std::path::Path) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(root)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gahb_denoiser::UNetConfig;
+
+    #[test]
+    fn a_net_for_another_size_is_explained() {
+        let net = ModelConfig::UNet(UNetConfig {
+            image_size: 16,
+            ..UNetConfig::tiny()
+        });
+        let images = Array3::<f32>::zeros((2, 32, 32));
+        let err = format!("{:#}", check_fits(&net, &images).expect_err("16 vs 32"));
+        assert!(err.contains("image_size = 16") && err.contains("32×32"), "{err}");
+    }
+
+    #[test]
+    fn the_key_follows_the_config_and_the_bytes() {
+        let spec = ModelSpec {
+            model: ModelConfig::UNet(UNetConfig::tiny()),
+            train: TrainConfig::default(),
+        };
+        let a = Array3::<f32>::zeros((2, 16, 16));
+        let mut b = a.clone();
+        b[[1, 3, 3]] = 0.5;
+        let k = ModelStore::key(&spec, &a).expect("key");
+        assert_eq!(k, ModelStore::key(&spec, &a).expect("key"));
+        assert_ne!(k, ModelStore::key(&spec, &b).expect("key"));
+        let mut other = spec.clone();
+        other.train.seed = 1;
+        assert_ne!(k, ModelStore::key(&other, &a).expect("key"));
+    }
+}
