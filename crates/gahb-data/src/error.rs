@@ -25,7 +25,10 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A file is shorter (or longer) than its header says.
-    #[error("{path}: header says {expected} bytes of data, file has {got}")]
+    #[error(
+        "{path}: header says {expected} bytes of data, file has {got}: the file is damaged or \
+         its header is wrong, write or fetch it again"
+    )]
     Truncated {
         /// The file involved.
         path: PathBuf,
@@ -108,7 +111,10 @@ pub enum Error {
         dtype: String,
     },
     /// NaN or infinite values in the data.
-    #[error("{path}: {count} values are NaN or infinite, the first ({first_value}) at index {first_index}: replace them before reading")]
+    #[error(
+        "{path}: {count} NaN or infinite value(s), the first ({first_value}) at index \
+         {first_index}: replace them before reading"
+    )]
     NonFinite {
         /// The file involved.
         path: PathBuf,
@@ -120,7 +126,10 @@ pub enum Error {
         first_index: String,
     },
     /// Values outside `[0, 1]` (after the scale, when one was given).
-    #[error("{path}: {count} values outside [0, 1] (min {min}, max {max}): rescale the array to [0, 1]{hint}")]
+    #[error(
+        "{path}: {count} value(s) outside [0, 1] (min {min:?}, max {max:?}): rescale the array to \
+         [0, 1]{hint}"
+    )]
     OutOfRange {
         /// The file involved.
         path: PathBuf,
@@ -134,7 +143,10 @@ pub enum Error {
         hint: String,
     },
     /// A PGM pixel exceeds the header's maxval.
-    #[error("{path}: pixel value {value} at [row {row}, col {col}] exceeds the header's maxval {maxval} ({count} such pixels): fix the maxval or the data")]
+    #[error(
+        "{path}: pixel value {value} at [row {row}, col {col}] exceeds the header's maxval \
+         {maxval} ({count} pixel(s) above it): fix the maxval or the data"
+    )]
     PixelAboveMaxval {
         /// The file involved.
         path: PathBuf,

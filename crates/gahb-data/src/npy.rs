@@ -299,12 +299,12 @@ fn parse(bytes: &[u8], path: &Path, scale: Option<f64>) -> Result<ArrayD<f32>> {
             dtype: descr,
         });
     }
-    let inv = scale.map_or(1.0, |s| 1.0 / s);
+    let scale_by = scale.unwrap_or(1.0);
     let mut vals = Vec::with_capacity(expected / dtype.size());
     let (mut n_bad, mut first_bad) = (0usize, None);
     let (mut n_out, mut min, mut max) = (0usize, f64::INFINITY, f64::NEG_INFINITY);
     for (i, c) in data.chunks_exact(dtype.size()).enumerate() {
-        let v = dtype.read(c) * inv;
+        let v = dtype.read(c) / scale_by;
         if !v.is_finite() {
             n_bad += 1;
             first_bad.get_or_insert((i, v));
@@ -328,7 +328,7 @@ fn parse(bytes: &[u8], path: &Path, scale: Option<f64>) -> Result<ArrayD<f32>> {
     if n_out > 0 {
         let hint = match scale {
             Some(s) => format!(" (values were divided by scale {s}; pass a larger scale)"),
-            None if min >= 0.0 && max <= 255.0 => {
+            None if min >= 0.0 && max > 2.0 && max <= 255.0 => {
                 " or read it with read_npy_images_scaled(path, 255)".into()
             }
             None => String::new(),
@@ -368,13 +368,13 @@ mod tests {
         );
         let e = parse_npy(&nan, p).expect_err("nan").to_string();
         assert!(
-            e.contains("2 values") && e.contains("[0, 1, 1] (flat 3)"),
+            e.contains("2 NaN") && e.contains("[0, 1, 1] (flat 3)"),
             "{e}"
         );
         let big = encode_npy_f32(&[1, 1, 3], &[0.0, 128.0, 255.0]);
         let e = parse_npy(&big, p).expect_err("0..255").to_string();
         assert!(
-            e.contains("2 values") && e.contains("max 255") && e.contains("255)"),
+            e.contains("2 value(s)") && e.contains("max 255.0") && e.contains("255)"),
             "{e}"
         );
         let a = parse_npy_scaled(&big, p, 255.0).expect("scaled");
