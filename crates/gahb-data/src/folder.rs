@@ -9,27 +9,40 @@ use ndarray::{Array2, Array3, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::resample::resize_bicubic;
+use crate::resample::{check_output, resize_bicubic_checked};
 
 /// The image files (`.png`, `.jpg`, `.jpeg`, any case) directly inside `dir`, sorted by file name.
+///
+/// A `dir` that does not exist is [`Error::Missing`], one that is a file [`Error::NotAFolder`], one
+/// without image files [`Error::Empty`]; other files are skipped.
 pub fn list_images(dir: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
-    let dir = dir.as_ref();
-    if !dir.is_dir() {
-        return Err(Error::Missing { path: dir.into() });
+    list_files(dir.as_ref(), &["png", "jpg", "jpeg"], ".png, .jpg or .jpeg")
+}
+
+/// The files directly inside `dir` whose extension is one of `exts` (lowercase; matched in any case),
+/// sorted by file name; `what` names them in the [`Error::Empty`] message.
+pub(crate) fn list_files(dir: &Path, exts: &[&str], what: &'static str) -> Result<Vec<PathBuf>> {
+    let meta = std::fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
+    if !meta.is_dir() {
+        return Err(Error::NotAFolder { path: dir.into() });
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file()
-                && p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                    matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg")
-                })
-        })
-        .collect();
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let p = entry.map_err(|e| Error::io(dir, e))?.path();
+        let wanted = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| exts.contains(&e.to_ascii_lowercase().as_str()));
+        if wanted && p.is_file() {
+            files.push(p);
+        }
+    }
     files.sort();
     if files.is_empty() {
-        return Err(Error::Empty { path: dir.into() });
+        return Err(Error::Empty {
+            path: dir.into(),
+            what,
+        });
     }
     Ok(files)
 }
@@ -118,7 +131,14 @@ impl FolderConfig {
             return Err(Error::InvalidConfig {
                 field: "size",
                 value: "0".into(),
-                reason: "must be > 0",
+                reason: "must be at least 1",
+            });
+        }
+        if self.limit == Some(0) {
+            return Err(Error::InvalidConfig {
+                field: "limit",
+                value: "0".into(),
+                reason: "must be at least 1 (leave it unset to read every image)",
             });
         }
         Ok(())
@@ -126,6 +146,9 @@ impl FolderConfig {
 }
 
 /// Read a folder: crop, bicubic resize (on `uint8` planes, as PIL), gray, `[0, 1]`; `[n, size, size]`.
+///
+/// The output size is checked against [`MAX_OUTPUT_PIXELS`](crate::MAX_OUTPUT_PIXELS) before any
+/// file is decoded.
 pub fn read_folder(dir: impl AsRef<Path>, cfg: &FolderConfig) -> Result<Array3<f32>> {
     use rayon::prelude::*;
     cfg.validate()?;
@@ -133,6 +156,7 @@ pub fn read_folder(dir: impl AsRef<Path>, cfg: &FolderConfig) -> Result<Array3<f
     if let Some(l) = cfg.limit {
         files.truncate(l);
     }
+    check_output("read_folder", files.len(), cfg.size, cfg.size)?;
     let imgs: Vec<Array2<f32>> = files
         .par_iter()
         .map(|p| {
@@ -148,20 +172,54 @@ pub fn read_folder(dir: impl AsRef<Path>, cfg: &FolderConfig) -> Result<Array3<f
             for c in 0..3 {
                 let plane = planes.slice(ndarray::s![c, t..t + ch, l..l + cw]);
                 out.index_axis_mut(Axis(0), c)
-                    .assign(&resize_bicubic(plane, cfg.size, cfg.size, true));
+                    .assign(&resize_bicubic_checked(plane, cfg.size, cfg.size, true)?);
             }
             Ok(gray_from_planes(&out))
         })
         .collect::<Result<_>>()?;
-    stack(&imgs)
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    stack_files(&imgs, &paths)
 }
 
-/// Stack equally sized images into `[n, h, w]`.
+/// Stack equally sized images read from `files` (same length) into `[n, h, w]`; an image of another
+/// size than the first is an [`Error::ShapeMismatch`] naming its file and both sizes.
+pub(crate) fn stack_files(imgs: &[Array2<f32>], files: &[&Path]) -> Result<Array3<f32>> {
+    stack_labelled(imgs, |i| {
+        files
+            .get(i)
+            .map_or_else(|| PathBuf::from(format!("image {i}")), |p| p.to_path_buf())
+    })
+}
+
+/// Stack equally sized images into `[n, h, w]`; an image of another size than the first is an
+/// [`Error::ShapeMismatch`] naming its index and both sizes (use [`stack_files`] to name files).
+/// An empty list is what `limit = 0` leaves, so it is reported as that field.
 pub(crate) fn stack(imgs: &[Array2<f32>]) -> Result<Array3<f32>> {
+    stack_labelled(imgs, |i| PathBuf::from(format!("image {i} of the stack")))
+}
+
+fn stack_labelled(imgs: &[Array2<f32>], label: impl Fn(usize) -> PathBuf) -> Result<Array3<f32>> {
+    let Some(first) = imgs.first() else {
+        return Err(Error::InvalidConfig {
+            field: "limit",
+            value: "0".into(),
+            reason: "must be at least 1: no image is left to read",
+        });
+    };
+    let (h, w) = first.dim();
+    if let Some(i) = imgs.iter().position(|a| a.dim() != (h, w)) {
+        let (gh, gw) = imgs[i].dim();
+        return Err(Error::ShapeMismatch {
+            path: label(i),
+            expected: format!("{h}×{w} (of {})", label(0).display()),
+            got: format!("{gh}×{gw}"),
+        });
+    }
+    check_output("stack", imgs.len(), h, w)?;
     let views: Vec<_> = imgs.iter().map(|a| a.view()).collect();
     ndarray::stack(Axis(0), &views).map_err(|e| Error::ShapeMismatch {
-        path: PathBuf::from("<stack>"),
-        expected: "equal image sizes".into(),
+        path: label(0),
+        expected: format!("{h}×{w}"),
         got: e.to_string(),
     })
 }

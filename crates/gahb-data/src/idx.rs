@@ -2,14 +2,16 @@
 //!
 //! Layout: two zero bytes, a type byte (only `0x08`, unsigned byte, is supported), the number of
 //! dimensions `d`, then `d` big-endian `u32` sizes, then the data. The data length must equal the
-//! product of the sizes exactly; a shorter or longer payload is an error naming both numbers.
+//! product of the sizes exactly; a shorter or longer payload is an error naming both numbers. Every
+//! size is at least 1 and the product is computed with checked multiplication, so no header makes
+//! the reader allocate more than the file holds.
 
 use std::io::Read;
 use std::path::Path;
 
 use ndarray::Array3;
 
-use crate::error::{Error, Result};
+use crate::error::{checked_bytes, Error, Result};
 
 /// The raw content of an IDX file of unsigned bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,21 +23,51 @@ pub struct IdxArray {
 }
 
 /// Read a file, transparently un-gzipping it when it starts with the gzip magic `1f 8b`.
+///
+/// A gzip stream is decompressed only as far as an IDX header allows: first the header, then at most
+/// the bytes its sizes promise plus one (so a longer payload is still detected), so a small
+/// compressed file cannot make the reader allocate more than its header's product.
 pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
     let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| Error::format(path, format!("gzip stream: {e}")))?;
-        Ok(out)
-    } else {
-        Ok(raw)
+    if !raw.starts_with(&[0x1f, 0x8b]) {
+        return Ok(raw);
     }
+    let gz_err = |e: std::io::Error| {
+        Error::format(
+            path,
+            format!("gzip stream: {e}: the file is damaged, fetch it again"),
+        )
+    };
+    let mut dec = flate2::read::GzDecoder::new(&raw[..]);
+    let mut out = Vec::new();
+    (&mut dec).take(4).read_to_end(&mut out).map_err(gz_err)?;
+    if out.len() == 4 {
+        let ndim = out[3] as u64;
+        (&mut dec)
+            .take(4 * ndim)
+            .read_to_end(&mut out)
+            .map_err(gz_err)?;
+        if let Ok(h) = parse_header(&out, path) {
+            let limit = (h.data_len as u64).saturating_add(1);
+            (&mut dec)
+                .take(limit)
+                .read_to_end(&mut out)
+                .map_err(gz_err)?;
+            return Ok(out);
+        }
+    }
+    // A header that is bad on its own: `parse_idx` reports it from these bytes.
+    Ok(out)
 }
 
-/// Parse IDX bytes; `path` only labels errors.
-pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray> {
+/// What an IDX header says: the sizes, the header length and the data length.
+struct Header {
+    dims: Vec<usize>,
+    header_len: usize,
+    data_len: usize,
+}
+
+fn parse_header(bytes: &[u8], path: &Path) -> Result<Header> {
     if bytes.len() < 4 {
         return Err(Error::Truncated {
             path: path.into(),
@@ -46,7 +78,7 @@ pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray> {
     if bytes[0] != 0 || bytes[1] != 0 {
         return Err(Error::format(
             path,
-            "IDX magic must start with two zero bytes",
+            "IDX magic must start with two zero bytes: the file is not an IDX file",
         ));
     }
     if bytes[2] != 0x08 {
@@ -59,32 +91,58 @@ pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray> {
         ));
     }
     let ndim = bytes[3] as usize;
-    let header = 4 + 4 * ndim;
-    if ndim == 0 || bytes.len() < header {
+    if ndim == 0 {
+        return Err(Error::format(
+            path,
+            "IDX header declares 0 dimensions: it needs at least 1",
+        ));
+    }
+    let header_len = 4 + 4 * ndim;
+    if bytes.len() < header_len {
         return Err(Error::Truncated {
             path: path.into(),
-            expected: header as u64,
+            expected: header_len as u64,
             got: bytes.len() as u64,
         });
     }
-    let dims: Vec<usize> = (0..ndim)
-        .map(|i| {
-            let b = &bytes[4 + 4 * i..8 + 4 * i];
-            u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize
-        })
+    let dims: Vec<usize> = bytes[4..header_len]
+        .chunks_exact(4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
         .collect();
-    let expected = dims.iter().product::<usize>();
-    let got = bytes.len() - header;
-    if got != expected {
+    let names: &[&str] = if ndim == 3 {
+        &["n", "height", "width"]
+    } else {
+        &[]
+    };
+    let data_len = checked_bytes(path, &dims, names, 1)?;
+    Ok(Header {
+        dims,
+        header_len,
+        data_len,
+    })
+}
+
+/// Parse IDX bytes; `path` only labels errors.
+///
+/// Every size must be at least 1 and the data must have exactly the length their product promises;
+/// both are checked before the data is copied.
+pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray> {
+    let Header {
+        dims,
+        header_len,
+        data_len,
+    } = parse_header(bytes, path)?;
+    let got = bytes.len() - header_len;
+    if got != data_len {
         return Err(Error::Truncated {
             path: path.into(),
-            expected: expected as u64,
+            expected: data_len as u64,
             got: got as u64,
         });
     }
     Ok(IdxArray {
         dims,
-        data: bytes[header..].to_vec(),
+        data: bytes[header_len..].to_vec(),
     })
 }
 
@@ -101,7 +159,10 @@ pub fn read_idx_images(path: impl AsRef<Path>) -> Result<Array3<f32>> {
     if a.dims.len() != 3 {
         return Err(Error::format(
             path,
-            format!("expected 3 dimensions, header has {:?}", a.dims),
+            format!(
+                "expected 3 dimensions [n, h, w] (an image file), header has {:?}",
+                a.dims
+            ),
         ));
     }
     let data: Vec<f32> = a.data.iter().map(|&b| b as f32 / 255.0).collect();
@@ -116,7 +177,10 @@ pub fn read_idx_labels(path: impl AsRef<Path>) -> Result<Vec<u8>> {
     if a.dims.len() != 1 {
         return Err(Error::format(
             path,
-            format!("expected 1 dimension, header has {:?}", a.dims),
+            format!(
+                "expected 1 dimension (a label file), header has {:?}",
+                a.dims
+            ),
         ));
     }
     Ok(a.data)

@@ -41,3 +41,7 @@ pub use pgm::{parse_pgm, read_pgm};
 pub use resample::{area_downsample, pad_to, resize_all, resize_bicubic};
 pub use sources::{default_raw_dir, load_real, source_files, RealSet};
 pub use split::Split;
+
+pub use npy::{parse_npy_scaled, read_npy_images_scaled, read_npy_scaled};
+pub use pgm::{read_pgm_files, read_pgm_folder};
+pub use resample::{resize_bicubic_checked, MAX_OUTPUT_PIXELS};

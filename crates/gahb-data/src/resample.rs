@@ -5,6 +5,9 @@
 //! horizontal pass first, weights normalised per output pixel, sample centres at `(i + 0.5)·scale`.
 //! With `quantize = true` each pass rounds and clamps to `0..=255` as PIL does on `uint8` images (the
 //! paper's pipeline resizes `uint8` RGB); PIL's fixed-point weights can still differ by one grey level.
+//!
+//! Outputs are bounded: [`resize_all`], [`pad_to`] and [`resize_bicubic_checked`] refuse a zero side
+//! or more than [`MAX_OUTPUT_PIXELS`] pixels before allocating.
 
 use ndarray::{Array2, Array3, ArrayView2, Axis};
 
@@ -52,7 +55,43 @@ fn quant(v: f64, quantize: bool) -> f64 {
     }
 }
 
+/// The largest output, in pixels (`n · h · w`), that [`resize_all`], [`pad_to`],
+/// [`resize_bicubic_checked`] and [`read_folder`](crate::read_folder) agree to allocate: 2^31 pixels,
+/// 8 GiB of `f32`. A larger request is an [`Error::OutputTooLarge`] saying how many bytes it needs.
+pub const MAX_OUTPUT_PIXELS: usize = 1 << 31;
+
+/// Check an output `[n, h, w]` of `op`: both sides at least 1 and `n · h · w ≤`
+/// [`MAX_OUTPUT_PIXELS`].
+pub(crate) fn check_output(op: &'static str, n: usize, h: usize, w: usize) -> Result<()> {
+    for (side, field) in [(h, "height"), (w, "width")] {
+        if side == 0 {
+            return Err(Error::ZeroDimension {
+                path: op.into(),
+                field: format!("target {field}"),
+                shape: format!("{h}×{w}"),
+            });
+        }
+    }
+    let pixels = (n as u128)
+        .saturating_mul(h as u128)
+        .saturating_mul(w as u128);
+    if pixels > MAX_OUTPUT_PIXELS as u128 {
+        return Err(Error::OutputTooLarge {
+            op,
+            n,
+            height: h,
+            width: w,
+            bytes: pixels.saturating_mul(4),
+            cap_bytes: 4 * MAX_OUTPUT_PIXELS as u128,
+        });
+    }
+    Ok(())
+}
+
 /// Bicubic resize of one plane to `out_h × out_w` (PIL semantics, see the module doc).
+///
+/// Sizes are not checked: an empty input or target gives an empty or zero output, and the output is
+/// allocated whatever its size. Use [`resize_bicubic_checked`] for sizes that come from a user.
 pub fn resize_bicubic(
     img: ArrayView2<'_, f32>,
     out_h: usize,
@@ -87,10 +126,41 @@ pub fn resize_bicubic(
     out
 }
 
+/// [`resize_bicubic`] after checking that the input and the target have no zero side and that the
+/// output and its intermediate stay within [`MAX_OUTPUT_PIXELS`].
+pub fn resize_bicubic_checked(
+    img: ArrayView2<'_, f32>,
+    out_h: usize,
+    out_w: usize,
+    quantize: bool,
+) -> Result<Array2<f32>> {
+    check_input("resize_bicubic", 1, img.dim())?;
+    check_output("resize_bicubic", 1, out_h, out_w)?;
+    check_output("resize_bicubic", 1, img.dim().0, out_w)?;
+    Ok(resize_bicubic(img, out_h, out_w, quantize))
+}
+
+/// An input `[n, h, w]` of `op` must have no zero side.
+fn check_input(op: &'static str, n: usize, (h, w): (usize, usize)) -> Result<()> {
+    if n == 0 || h == 0 || w == 0 {
+        return Err(Error::ZeroDimension {
+            path: op.into(),
+            field: "an input dimension".into(),
+            shape: format!("{n}×{h}×{w}"),
+        });
+    }
+    Ok(())
+}
+
 /// Average-pool by an integer factor (the dedup thumbnails of PAPER.md §2); falls back to a bicubic
 /// resize when the size is not a multiple of the target.
+///
+/// A zero target side gives an empty output.
 pub fn area_downsample(img: ArrayView2<'_, f32>, out_h: usize, out_w: usize) -> Array2<f32> {
     let (h, w) = img.dim();
+    if out_h == 0 || out_w == 0 || h == 0 || w == 0 {
+        return Array2::zeros((out_h, out_w));
+    }
     if h % out_h != 0 || w % out_w != 0 {
         return resize_bicubic(img, out_h, out_w, false);
     }
@@ -105,8 +175,11 @@ pub fn area_downsample(img: ArrayView2<'_, f32>, out_h: usize, out_w: usize) -> 
 
 /// Pad every image of `[n, h, w]` symmetrically with `value` to `[n, out_h, out_w]` (extra pixel of an
 /// odd margin goes to the bottom/right).
+///
+/// A target smaller than the images, with a zero side, or above [`MAX_OUTPUT_PIXELS`] is an error.
 pub fn pad_to(x: &Array3<f32>, out_h: usize, out_w: usize, value: f32) -> Result<Array3<f32>> {
     let (n, h, w) = x.dim();
+    check_output("pad_to", n, out_h, out_w)?;
     if out_h < h || out_w < w {
         return Err(Error::InvalidConfig {
             field: "pad target",
@@ -122,9 +195,14 @@ pub fn pad_to(x: &Array3<f32>, out_h: usize, out_w: usize, value: f32) -> Result
 
 /// Resize every image of `[n, h, w]` to `[n, out_h, out_w]` with [`resize_bicubic`] (values not
 /// quantised; results clamped to `[0, 1]`).
-pub fn resize_all(x: &Array3<f32>, out_h: usize, out_w: usize) -> Array3<f32> {
+///
+/// An input or target with a zero side, or an output above [`MAX_OUTPUT_PIXELS`], is an error.
+pub fn resize_all(x: &Array3<f32>, out_h: usize, out_w: usize) -> Result<Array3<f32>> {
     use ndarray::parallel::prelude::*;
-    let n = x.dim().0;
+    let (n, h, w) = x.dim();
+    check_input("resize_all", n, (h, w))?;
+    check_output("resize_all", n, out_h, out_w)?;
+    check_output("resize_all", 1, h, out_w)?;
     let mut out = Array3::<f32>::zeros((n, out_h, out_w));
     out.axis_iter_mut(Axis(0))
         .into_par_iter()
@@ -132,7 +210,7 @@ pub fn resize_all(x: &Array3<f32>, out_h: usize, out_w: usize) -> Array3<f32> {
         .for_each(|(mut d, s)| {
             d.assign(&resize_bicubic(s, out_h, out_w, false).mapv(|v| v.clamp(0.0, 1.0)))
         });
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -159,5 +237,27 @@ mod tests {
         assert_eq!(p.sum(), 4.0);
         assert_eq!(p[[0, 1, 1]], 1.0);
         assert!(pad_to(&x, 1, 5, 0.0).is_err());
+        assert!(pad_to(&x, 0, 5, 0.0).is_err());
+        let e = pad_to(&x, 1 << 16, 1 << 16, 0.0)
+            .expect_err("too large")
+            .to_string();
+        assert!(e.contains("17179869184 bytes"), "{e}");
+    }
+
+    #[test]
+    fn sizes_are_checked_before_allocating() {
+        let x = Array3::from_elem((2, 4, 4), 0.5f32);
+        assert_eq!(resize_all(&x, 2, 3).expect("small").dim(), (2, 2, 3));
+        assert!(resize_all(&x, 0, 3).is_err());
+        let e = resize_all(&x, 1 << 20, 1 << 20)
+            .expect_err("huge")
+            .to_string();
+        assert!(e.contains("resize_all") && e.contains("n·h·w·4"), "{e}");
+        let empty = Array2::<f32>::zeros((0, 3));
+        assert!(resize_bicubic_checked(empty.view(), 2, 2, false).is_err());
+        assert_eq!(
+            area_downsample(x.index_axis(Axis(0), 0), 0, 2).dim(),
+            (0, 2)
+        );
     }
 }

@@ -39,7 +39,14 @@ impl Split {
     /// The split of size `n` of a set of `total` images, holding out `n_test` for test.
     pub fn new(total: usize, n: usize, n_test: usize) -> Result<Self> {
         let n_max = Self::n_max(total, n_test);
-        if n == 0 || n > n_max || n_test > total {
+        if n == 0 {
+            return Err(Error::InvalidConfig {
+                field: "n",
+                value: "0".into(),
+                reason: "the training-set size must be at least 1",
+            });
+        }
+        if n > n_max || n_test > total {
             return Err(Error::SplitTooLarge {
                 n,
                 available: n_max,
