@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::folder::{gray_from_planes, list_images, load_rgb, rgb_planes, stack};
-use crate::resample::{area_downsample, resize_bicubic};
+use crate::resample::{area_downsample, resize_bicubic_checked};
 
 /// Parameters of the CelebA pipeline.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -111,7 +111,7 @@ pub fn preprocess_file(path: &Path, cfg: &CelebaConfig) -> Result<Array2<f32>> {
             cfg.crop_left..cfg.crop_left + cfg.crop_size
         ]);
         out.index_axis_mut(Axis(0), c)
-            .assign(&resize_bicubic(crop, cfg.size, cfg.size, true));
+            .assign(&resize_bicubic_checked(crop, cfg.size, cfg.size, true)?);
     }
     Ok(gray_from_planes(&out))
 }

@@ -10,14 +10,13 @@
 
 use std::path::{Path, PathBuf};
 
-use ndarray::{s, Array2, Array3, Axis};
+use ndarray::{s, Array3, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::folder::stack;
 use crate::idx::read_idx_images;
 use crate::npy::read_npy_images;
-use crate::pgm::read_pgm;
+use crate::pgm::read_pgm_files;
 
 /// One of the offline sets: the only place their names are spelled (serde and [`RealSet::parse`]
 /// read them, [`RealSet::name`] writes them).
@@ -105,6 +104,9 @@ pub fn source_files(set: RealSet, raw: &Path) -> Result<Vec<PathBuf>> {
 
 /// Read a fetched real set as `[n, h, w]` in `[0, 1]`.
 pub fn load_real(set: RealSet, raw: &Path) -> Result<Array3<f32>> {
+    if raw.is_file() {
+        return Err(Error::NotAFolder { path: raw.into() });
+    }
     if !raw.is_dir() {
         return Err(Error::Missing { path: raw.into() });
     }
@@ -123,8 +125,8 @@ pub fn load_real(set: RealSet, raw: &Path) -> Result<Array3<f32>> {
             })
         }
         RealSet::OrlFaces => {
-            let imgs: Vec<Array2<f32>> = files.iter().map(read_pgm).collect::<Result<_>>()?;
-            stack(&imgs)
+            // Read file by file, so an image of another size is named by its file.
+            read_pgm_files(&files)
         }
         RealSet::LfwSubset => {
             let a = read_npy_images(&files[0])?;

@@ -44,6 +44,17 @@ pub struct Profile {
     pub text: String,
 }
 
+impl std::fmt::Debug for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tables: Vec<&str> = self.experiments.iter().map(|(e, _)| e.name()).collect();
+        f.debug_struct("Profile")
+            .field("name", &self.name)
+            .field("seed", &self.seed)
+            .field("experiments", &tables)
+            .finish()
+    }
+}
+
 impl Profile {
     /// Reads a built-in profile by name, or a TOML file by path.
     pub fn load(name_or_path: &str) -> Result<Self> {
@@ -243,7 +254,7 @@ mod tests {
         );
         let text = format!("{BASE}[sweep]\nns = [1]\nn_test = 1\nn_eval = 1\ndata = {{ name = \"mnist\", size = 32 }}\nnet = {{ arch = \"unet\", n_blocks = 2, base_channels = 8, image_size = 32, chanels = 3 }}\n");
         let err = format!("{:#}", Profile::parse(&text).expect_err("typo"));
-        assert!(err.contains("chanels") && err.contains("line 11"), "{err}");
+        assert!(err.contains("chanels") && err.contains("line 12"), "{err}");
         let err = format!(
             "{:#}",
             Profile::parse(&format!("{BASE}[fig99]\nx = 1\n")).expect_err("unknown table")

@@ -595,7 +595,7 @@ fn build_any(env: &DataEnv, spec: &DataSpec, seed: u64) -> Result<Prepared> {
                     let images = if side == *size {
                         square
                     } else {
-                        resize_all(&square, *size, *size)
+                        resize_all(&square, *size, *size)?
                     };
                     (
                         images,

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-pub use check::{Check, Num};
+pub use check::Check;
 
 /// A table: a header and rows of cells, some of them marked strong (a failed check).
 #[derive(Debug, Clone, Default, Serialize)]
