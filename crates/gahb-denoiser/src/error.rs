@@ -1,4 +1,5 @@
-//! Errors of the denoiser crate: configuration checks, shapes, checkpoints and training (paper §1-§3).
+//! Errors of the denoiser crate: configuration checks, shapes, checkpoints and training (paper §1-§3),
+//! and the input checks of the sample-quality classifier and Fréchet distance (issue 12).
 
 use std::path::PathBuf;
 
@@ -51,6 +52,77 @@ pub enum Error {
         /// The checkpoint file.
         path: PathBuf,
         /// Which parameter or setting differs, with both values.
+        reason: String,
+    },
+    /// An image set that must hold at least one image is empty.
+    #[error("{op}: the image set is empty")]
+    EmptyDataset {
+        /// The operation that got the empty set.
+        op: &'static str,
+    },
+    /// A labelled operation got a dataset without labels.
+    #[error("{op}: the dataset has no labels, and this needs one class label per image")]
+    MissingLabels {
+        /// The operation that needs labels.
+        op: &'static str,
+    },
+    /// The label count differs from the image count.
+    #[error("{op}: {labels} labels for {images} images")]
+    LabelCountMismatch {
+        /// The operation that compared the counts.
+        op: &'static str,
+        /// The number of images.
+        images: i64,
+        /// The number of labels.
+        labels: i64,
+    },
+    /// A label is not a class index in 0..n_classes.
+    #[error("{op}: label {label} of image {index} is outside 0..{n_classes}")]
+    LabelOutOfRange {
+        /// The operation that checked the labels.
+        op: &'static str,
+        /// The index of the first offending label.
+        index: i64,
+        /// Its value.
+        label: i64,
+        /// The number of classes.
+        n_classes: i64,
+    },
+    /// Labels must be integers.
+    #[error("{op}: labels must be an integer tensor, got {kind}")]
+    LabelKind {
+        /// The operation that checked the labels.
+        op: &'static str,
+        /// The tensor kind it got.
+        kind: String,
+    },
+    /// An image holds a value outside [0, 1] (NaN and ±∞ included).
+    #[error("{op}: image {image} holds the value {value}, outside [0, 1]")]
+    ImageValueOutOfRange {
+        /// The operation that checked the images.
+        op: &'static str,
+        /// The index of the first offending image.
+        image: i64,
+        /// Its first offending value.
+        value: f64,
+    },
+    /// A statistic needs more samples than it got.
+    #[error("{op}: needs at least {need} samples, got {got}")]
+    TooFewSamples {
+        /// The operation that counted.
+        op: &'static str,
+        /// The samples it got.
+        got: i64,
+        /// The samples it needs.
+        need: i64,
+    },
+    /// An input that no other variant describes is invalid (non-finite features, a covariance that
+    /// is not symmetric positive semi-definite, ...).
+    #[error("{op}: {reason}")]
+    InvalidInput {
+        /// The operation that checked the input.
+        op: &'static str,
+        /// What is wrong, with the offending value.
         reason: String,
     },
     /// The training loss became NaN or infinite; the parameters were not updated at that step.

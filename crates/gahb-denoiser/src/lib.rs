@@ -25,12 +25,20 @@
 //!   [`checkpoint::read_meta`], [`checkpoint::git_revision`]; the sidecar is [`CheckpointMeta`].
 //! - Evaluation (§3, Fig. 1): [`paper_sigmas`] (largest σ first), [`psnr_curve`] →
 //!   `Vec<`[`PsnrRow`]`>` (nominal and measured input PSNR, output PSNR; serde for JSON).
+//! - Sample quality (issue 12, Fig. 2): [`ClassifierConfig`] (`fashion_mnist(size)`, `tiny(size, k)`,
+//!   `validate()`), [`train_classifier`]`(&Tensor [n,1,s,s] in [0,1], Option<&Tensor [n]>, &cfg, Device)`
+//!   → ([`Classifier`], [`ClassifierReport`]); [`Classifier::logits`], `probabilities`, `features`
+//!   (penultimate layer), `predict`, `accuracy`, `save`/`load` (safetensors + [`ClassifierMeta`]
+//!   sidecar). [`fid::frechet_distance`] of two `[n, f]` feature sets (or [`FeatureStats`]),
+//!   [`fid::class_confidence`] → [`ClassConfidence`], [`fid::classifier_frechet_distance`].
 //! - Errors: [`Error`], [`Result`].
 pub mod adam;
 pub mod bfcnn;
 pub mod checkpoint;
+pub mod classifier;
 pub mod error;
 pub mod eval;
+pub mod fid;
 pub mod layers;
 pub mod model;
 pub mod net;
@@ -41,8 +49,15 @@ pub mod unet;
 pub use adam::Adam;
 pub use bfcnn::{BfCnn, BfCnnConfig};
 pub use checkpoint::CheckpointMeta;
+pub use classifier::{
+    train_classifier, Classifier, ClassifierConfig, ClassifierMeta, ClassifierNet, ClassifierReport,
+};
 pub use error::{Error, Result};
 pub use eval::{paper_sigmas, psnr_curve, PsnrRow};
+pub use fid::{
+    class_confidence, classifier_frechet_distance, frechet_distance, frechet_distance_stats,
+    ClassConfidence, FeatureStats,
+};
 pub use layers::Mode;
 pub use model::{Model, ModelConfig, ParamCounts};
 pub use net::ResidualNet;

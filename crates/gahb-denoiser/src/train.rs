@@ -3,14 +3,17 @@
 //! batch; Adam with the learning rate halved at fixed epochs.
 //!
 //! # Determinism and exact resume
-//! Every random draw of step `s` comes from libtorch's global generator reseeded from
-//! `(seed, s)` (noise) or `(seed, epoch)` (the epoch's shuffling permutation) just before it is used.
+//! Every random draw of step `s` comes from libtorch's global generator reseeded just before it is
+//! used, by the scheme of `gahb_tensor::seed`: with `torch_seed(derive_seed(seed, "noise"), s)` for
+//! the noise, and `torch_seed(derive_seed(seed, "permutation"), epoch)` for the epoch's shuffling.
 //! A run therefore depends only on the seed, the config, the data and the step number, so training
 //! k steps, saving, loading and training k more gives the same parameters as 2k steps in one go
 //! (on CPU; tested). The cost is that training reseeds the global generator.
 
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
+
+use gahb_tensor::seed::{derive_seed, torch_seed};
 
 use crate::adam::Adam;
 use crate::error::{invalid, Error, Result};
@@ -287,20 +290,6 @@ pub struct StepInfo {
     pub batch: usize,
 }
 
-const TAG_PERM: u64 = 0x5045_524d;
-const TAG_NOISE: u64 = 0x4e4f_4953;
-
-/// SplitMix64 mixing of (seed, tag, index) into a libtorch seed.
-fn mix(seed: u64, tag: u64, index: u64) -> i64 {
-    let mut z = seed ^ tag.rotate_left(32) ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    for _ in 0..2 {
-        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-    }
-    z as i64
-}
 
 /// A training loop in progress: model, data, optimizer and step.
 pub struct Trainer<'m> {
@@ -368,7 +357,7 @@ impl<'m> Trainer<'m> {
         let k = step % self.plan.steps_per_epoch;
         let m = (self.plan.n_images * self.plan.tiles) as i64;
         if self.perm.as_ref().is_none_or(|(e, _)| *e != epoch) {
-            tch::manual_seed(mix(self.cfg.seed, TAG_PERM, epoch as u64));
+            tch::manual_seed(torch_seed(derive_seed(self.cfg.seed, "permutation"), epoch as u64));
             let p = Tensor::f_randperm(m, (Kind::Int64, Device::Cpu))?;
             self.perm = Some((epoch, p));
         }
@@ -391,7 +380,7 @@ impl<'m> Trainer<'m> {
         let idx = self.batch_indices(step)?;
         let x = self.data.f_index_select(0, &idx)?; // [b, c, h, w]
         let b = x.size()[0];
-        tch::manual_seed(mix(self.cfg.seed, TAG_NOISE, step as u64));
+        tch::manual_seed(torch_seed(derive_seed(self.cfg.seed, "noise"), step as u64));
         let dev = x.device();
         let u = Tensor::f_rand([b, 1, 1, 1], (Kind::Float, dev))?;
         let sigma = match self.cfg.noise {
