@@ -9,11 +9,14 @@
 //! * [`scale_space`]: y = x + σz, Gaussian blur at scale t = σ², the score (f(y) − y)/σ².
 //! * [`sampler`]: Algorithm 1 (PAPER.md §4), batched, seeded per sample, with traces and timing.
 //! * [`mod@reference`]: the Wiener denoiser of a Gaussian prior and the memoriser of a training set.
+//! * [`manifolds`]: optimal denoisers with known MSE: projections onto a ray (Fig. 19) and a cone of
+//!   sinusoids (Fig. 20), and the Wiener filter of a stationary Gaussian class in the DFT domain.
 //! * [`compare`]: cosine similarities, nearest training images and histograms (PAPER.md §3, Fig. 2).
 //! * [`noise`]: the seeded per-sample noise streams shared by all of the above.
 
 pub mod compare;
 pub mod error;
+pub mod manifolds;
 pub mod noise;
 pub mod reference;
 pub mod sampler;
@@ -24,6 +27,7 @@ pub use compare::{
     ComparisonReport, Histogram, HistogramSpec, Nearest, Stats,
 };
 pub use error::{Error, Result};
+pub use manifolds::{Ray, SineCone, SpectralWiener};
 pub use reference::{GaussianWiener, Memorizer, NoiseLevel};
 pub use sampler::{
     predict_gaussian_moments, sample, sample_with, GaussianPrediction, InitMean, Progress,

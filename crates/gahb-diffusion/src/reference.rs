@@ -44,7 +44,7 @@ impl NoiseLevel {
         NoiseLevel::Blind { sigma_max: 2.0 }
     }
 
-    fn check(self, op: &'static str) -> Result<()> {
+    pub(crate) fn check(self, op: &'static str) -> Result<()> {
         match self {
             NoiseLevel::Known(s) if !(s.is_finite() && s > 0.0) => Err(Error::InvalidArgument {
                 name: "noise level",
@@ -441,12 +441,12 @@ impl Denoiser for Memorizer {
 }
 
 /// The smallest σ of the blind denoisers' noise grid.
-const SIGMA_GRID_MIN: f64 = 1e-4;
+pub(crate) const SIGMA_GRID_MIN: f64 = 1e-4;
 /// The number of grid points.
 const SIGMA_GRID_POINTS: i64 = 96;
 
 /// log σ_j² for σ_j log-spaced from [`SIGMA_GRID_MIN`] to `sigma_max`: `[G]` f64.
-fn noise_grid(sigma_max: f64, device: Device) -> Result<Tensor> {
+pub(crate) fn noise_grid(sigma_max: f64, device: Device) -> Result<Tensor> {
     Ok(Tensor::f_linspace(
         2.0 * SIGMA_GRID_MIN.ln(),
         2.0 * sigma_max.ln(),
@@ -457,23 +457,23 @@ fn noise_grid(sigma_max: f64, device: Device) -> Result<Tensor> {
 
 /// The posterior over the grid from the log-likelihoods `[b, G]`: σ uniform on (0, σ_max] and the
 /// grid uniform in log σ² give prior weights ∝ σ_j, that is, ½·log σ_j² in the exponent.
-fn posterior(loglik: &Tensor, log_var: &Tensor) -> Result<Tensor> {
+pub(crate) fn posterior(loglik: &Tensor, log_var: &Tensor) -> Result<Tensor> {
     Ok(loglik
         .f_add(&log_var.f_mul_scalar(0.5)?.f_unsqueeze(0)?)?
         .f_softmax(1, Kind::Double)?)
 }
 
 /// Σ_j p_j σ_j, `[b]`.
-fn posterior_mean_sigma(post: &Tensor, log_var: &Tensor) -> Result<Tensor> {
+pub(crate) fn posterior_mean_sigma(post: &Tensor, log_var: &Tensor) -> Result<Tensor> {
     Ok(post.f_matmul(&log_var.f_mul_scalar(0.5)?.f_exp()?)?)
 }
 
-fn scalar(t: &Tensor) -> Result<f64> {
+pub(crate) fn scalar(t: &Tensor) -> Result<f64> {
     Ok(gahb_tensor::convert::scalar(t)?)
 }
 
 /// The `Denoiser` trait returns the tensor layer's error; this crate's errors are carried in it.
-fn into_tensor_error(e: Error) -> gahb_tensor::Error {
+pub(crate) fn into_tensor_error(e: Error) -> gahb_tensor::Error {
     match e {
         Error::Tensor(e) => e,
         Error::Tch(e) => gahb_tensor::Error::Tch(e),
@@ -486,7 +486,7 @@ fn into_tensor_error(e: Error) -> gahb_tensor::Error {
 
 /// Checks that `y` is `[b, c, h, w]` with `[c, h, w]` = `image_shape` and returns `b` and the
 /// images as `[b, d]` f64 rows on `device`.
-fn flatten_images(
+pub(crate) fn flatten_images(
     y: &Tensor,
     op: &'static str,
     image_shape: [i64; 3],

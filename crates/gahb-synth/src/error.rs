@@ -27,4 +27,14 @@ pub enum Error {
         /// The shape that was passed, formatted.
         got: String,
     },
+    /// A function argument (not a config field) has a value outside its domain.
+    #[error("invalid argument: {name} = {value}: {reason}")]
+    InvalidArgument {
+        /// The offending argument.
+        name: &'static str,
+        /// Its value, formatted.
+        value: String,
+        /// What it must satisfy.
+        reason: &'static str,
+    },
 }

@@ -14,15 +14,25 @@
 //!   regularity β.
 //! - [`generate_disks`] / [`render_disk`]: antialiased disks with their 5 parameters.
 //! - [`PixelPermutation`]: one seeded pixel permutation applied to any dataset, and its inverse.
+//! - [`GaussianField`]: stationary Gaussian images with a power-law spectrum, whose optimal
+//!   (Wiener) denoiser and its MSE at every σ are known exactly, and a comparison of samples with it.
+//! - [`fit_disk`] / [`fraction_of_disks`]: the best disk for an image, to tell disks from non-disks.
 
 mod calpha;
+mod disk_fit;
 mod disks;
 mod error;
+mod gaussian;
 mod rng;
 mod shuffle;
 
 pub use calpha::{box_blur_2x2, generate_calpha, CAlphaConfig, CAlphaGenerator};
+pub use disk_fit::{fit_disk, fit_disks, fraction_of_disks, DiskFit};
 pub use disks::{generate_disks, render_disk, DiskConfig, DiskParams};
 pub use error::{Error, Result};
+pub use gaussian::{
+    generate_gaussian, BandRatio, GaussianField, GaussianFieldConfig, SpectrumComparison,
+    MAX_DENSE_PIXELS,
+};
 pub use rng::image_rng;
 pub use shuffle::PixelPermutation;
