@@ -219,7 +219,8 @@ impl Graph {
     /// (prefixes): "lab::data -> experiments::fig1".
     pub fn escapes(&self, layer: &str, allowed: &[&str]) -> Vec<String> {
         let inside = |m: &ModPath| m.first().is_some_and(|f| f == layer);
-        let ok = |m: &ModPath| inside(m) || allowed.iter().any(|a| m.first().is_some_and(|f| f == a));
+        let ok =
+            |m: &ModPath| inside(m) || allowed.iter().any(|a| m.first().is_some_and(|f| f == a));
         self.edges
             .iter()
             .filter(|(m, _)| inside(m))
@@ -237,7 +238,10 @@ pub fn gahb_problems(root: &Path) -> Result<Vec<String>> {
     let g = read(&root.join("crates/gahb/src"))?;
     let mut problems = Vec::new();
     if let Some(c) = g.cycle() {
-        problems.push(format!("crates/gahb has an import cycle: {}", c.join(" -> ")));
+        problems.push(format!(
+            "crates/gahb has an import cycle: {}",
+            c.join(" -> ")
+        ));
     }
     for e in g.escapes("lab", &[]) {
         problems.push(format!(
@@ -266,9 +270,18 @@ mod tests {
     #[test]
     fn paths_are_read_with_groups_and_comments_skipped() {
         let g = build(&files(&[
-            ("", "mod lab;\nmod report;\nuse crate::lab::{data, store::Key};\n"),
-            ("lab", "//! `crate::report` is only in a doc\npub mod data;\npub mod store;\n"),
-            ("lab::data", "use crate::lab::store::key;\nfn f() { super::store::g(); }\n"),
+            (
+                "",
+                "mod lab;\nmod report;\nuse crate::lab::{data, store::Key};\n",
+            ),
+            (
+                "lab",
+                "//! `crate::report` is only in a doc\npub mod data;\npub mod store;\n",
+            ),
+            (
+                "lab::data",
+                "use crate::lab::store::key;\nfn f() { super::store::g(); }\n",
+            ),
             ("lab::store", "use std::path::Path;\n"),
             ("report", "use crate::lab::data::X;\n"),
         ]));
@@ -276,8 +289,14 @@ mod tests {
             g.edges[&m("")],
             [m("lab::data"), m("lab::store")].into_iter().collect()
         );
-        assert!(g.edges[&m("lab")].is_empty(), "doc comments and mod lines are no edges");
-        assert_eq!(g.edges[&m("lab::data")], [m("lab::store")].into_iter().collect());
+        assert!(
+            g.edges[&m("lab")].is_empty(),
+            "doc comments and mod lines are no edges"
+        );
+        assert_eq!(
+            g.edges[&m("lab::data")],
+            [m("lab::store")].into_iter().collect()
+        );
         assert!(g.cycle().is_none());
         assert!(g.escapes("lab", &[]).is_empty());
     }
@@ -291,7 +310,10 @@ mod tests {
             ("lab", "use crate::a::b::Thing;\n"),
         ]));
         let c = g.cycle().expect("a -> a::b -> a");
-        assert!(c.contains(&"a".to_string()) && c.contains(&"a::b".to_string()), "{c:?}");
+        assert!(
+            c.contains(&"a".to_string()) && c.contains(&"a::b".to_string()),
+            "{c:?}"
+        );
         assert_eq!(g.escapes("lab", &[]), vec!["lab -> a::b".to_string()]);
     }
 

@@ -775,5 +775,4 @@ mod tests {
         let err = serde_json::from_value::<ClassifierConfig>(v).expect_err("unknown field");
         assert!(err.to_string().contains("dropout"), "{err}");
     }
-
 }

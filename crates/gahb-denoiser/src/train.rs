@@ -290,7 +290,6 @@ pub struct StepInfo {
     pub batch: usize,
 }
 
-
 /// A training loop in progress: model, data, optimizer and step.
 pub struct Trainer<'m> {
     model: &'m Model,
@@ -357,7 +356,10 @@ impl<'m> Trainer<'m> {
         let k = step % self.plan.steps_per_epoch;
         let m = (self.plan.n_images * self.plan.tiles) as i64;
         if self.perm.as_ref().is_none_or(|(e, _)| *e != epoch) {
-            tch::manual_seed(torch_seed(derive_seed(self.cfg.seed, "permutation"), epoch as u64));
+            tch::manual_seed(torch_seed(
+                derive_seed(self.cfg.seed, "permutation"),
+                epoch as u64,
+            ));
             let p = Tensor::f_randperm(m, (Kind::Int64, Device::Cpu))?;
             self.perm = Some((epoch, p));
         }
@@ -434,4 +436,3 @@ pub fn noise_loss(
     };
     Ok(total.f_div_scalar(b as f64)?)
 }
-

@@ -8,7 +8,9 @@ use rand_chacha::ChaCha8Rng;
 
 /// The random stream of image `index` of a dataset generated with `seed`.
 ///
-/// It is ChaCha8 seeded from `seed` with its stream number set to `index`, so every image has an
+/// It is rule 2 (numbered streams) of the workspace's seed scheme, `gahb_tensor::seed` (this crate has
+/// no libtorch, so it carries the same three lines): ChaCha8 seeded from `seed` with its stream
+/// number set to `index`, so every image has an
 /// independent stream and the result does not depend on which thread draws it or in which order.
 pub fn image_rng(seed: u64, index: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

@@ -13,6 +13,7 @@ pub mod device;
 pub mod error;
 pub mod metrics;
 pub mod random;
+pub mod seed;
 
 pub use analytic::{IdentityDenoiser, LinearDenoiser};
 pub use denoiser::{check_batch, Denoiser};

@@ -7,18 +7,16 @@
 //! and then moved to the requested device. Use it for evaluation noise and test fixtures; training
 //! keeps libtorch's generator so that noise is drawn on the device.
 
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{Error, Result};
 
-/// The generator of stream `stream` of `seed`.
+/// The generator of stream `stream` of `seed` (rule 2 of [`crate::seed`]).
 pub fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(stream);
-    rng
+    crate::seed::stream(seed, stream)
 }
 
 /// Fills `out` with standard normal draws from `rng`.

@@ -179,4 +179,3 @@ impl<E: Experiment> Entry for Bind<E> {
         Ok(page.section)
     }
 }
-

@@ -166,7 +166,9 @@ fn line_of_table(text: &str, table: &str) -> Option<usize> {
     text.lines()
         .position(|l| {
             let l = l.trim();
-            l == header || l.starts_with(&format!("{table} ")) || l.starts_with(&format!("{table}="))
+            l == header
+                || l.starts_with(&format!("{table} "))
+                || l.starts_with(&format!("{table}="))
         })
         .map(|i| i + 1)
 }
@@ -201,8 +203,11 @@ mod tests {
             assert_eq!(&p.name, name);
             assert!(!p.experiments.is_empty(), "{name}");
         }
-        let mem = Profile::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/memorization-40.toml"))
-            .expect("memorization-40");
+        let mem = Profile::load(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../configs/memorization-40.toml"
+        ))
+        .expect("memorization-40");
         assert!(mem.table("fig1").is_some());
     }
 
@@ -234,7 +239,8 @@ mod tests {
         }
     }
 
-    const BASE: &str = "name = \"x\"\ndescription = \"d\"\nseed = 1\n[train]\nsteps = 1\nbatch_size = 1\n";
+    const BASE: &str =
+        "name = \"x\"\ndescription = \"d\"\nseed = 1\n[train]\nsteps = 1\nbatch_size = 1\n";
 
     #[test]
     fn unknown_key_names_the_key_and_line() {
@@ -246,7 +252,9 @@ mod tests {
 
     #[test]
     fn errors_inside_an_experiment_table_name_the_table_key_and_line() {
-        let text = format!("{BASE}[fig6]\nmax_queries = 3\nn_pairs = 2\nmax_median_cosine = 0.95\nn_pears = 1\n");
+        let text = format!(
+            "{BASE}[fig6]\nmax_queries = 3\nn_pairs = 2\nmax_median_cosine = 0.95\nn_pears = 1\n"
+        );
         let err = format!("{:#}", Profile::parse(&text).expect_err("typo"));
         assert!(
             err.contains("[fig6]") && err.contains("n_pears") && err.contains("line 11"),
@@ -259,6 +267,9 @@ mod tests {
             "{:#}",
             Profile::parse(&format!("{BASE}[fig99]\nx = 1\n")).expect_err("unknown table")
         );
-        assert!(err.contains("[fig99]") && err.contains("fig1") && err.contains("line 7"), "{err}");
+        assert!(
+            err.contains("[fig99]") && err.contains("fig1") && err.contains("line 7"),
+            "{err}"
+        );
     }
 }

@@ -98,11 +98,17 @@ fn smoke_profile_runs_every_experiment_and_writes_the_report() {
     );
     // Prose and tables are written for people: no Rust `Debug` output of configs or options.
     for marker in ["Some(", "None,", "Spec {", "Config {", "UNet("] {
-        assert!(!report.contains(marker), "Debug output `{marker}` in REPORT.md");
+        assert!(
+            !report.contains(marker),
+            "Debug output `{marker}` in REPORT.md"
+        );
     }
     // The HTML report has the same facts as the markdown one, with real tables.
     let html = std::fs::read_to_string(dir.path().join("r/report.html")).expect("report.html");
-    assert!(html.contains("<table>") && html.contains("git revision"), "html");
+    assert!(
+        html.contains("<table>") && html.contains("git revision"),
+        "html"
+    );
     let (md_rows, html_rows) = (
         report.lines().filter(|l| l.starts_with("| ")).count(),
         html.matches("<tr>").count(),
@@ -170,7 +176,9 @@ fn negative_noise_level_is_rejected_with_the_field_name() {
 fn image_size_the_net_cannot_take_is_explained() {
     let dir = tempfile::tempdir().expect("tempdir");
     // The data and the net at 18×18: a 2-block UNet needs a multiple of 4.
-    let p = write_profile(dir.path(), |t| t.replace("image_size = 16", "image_size = 18"));
+    let p = write_profile(dir.path(), |t| {
+        t.replace("image_size = 16", "image_size = 18")
+    });
     let line = slice_error(&p, dir.path());
     assert!(line.contains("18"), "{line}");
     // The net for 16×16 images on 18×18 data: the message says which field to change.
@@ -178,7 +186,10 @@ fn image_size_the_net_cannot_take_is_explained() {
         t.replacen("image_size = 16", "image_size = 18", 1)
     });
     let line = slice_error(&p, dir.path());
-    assert!(line.contains("net.image_size = 16") && line.contains("18×18"), "{line}");
+    assert!(
+        line.contains("net.image_size = 16") && line.contains("18×18"),
+        "{line}"
+    );
 }
 
 #[test]

@@ -89,7 +89,11 @@ impl Experiment for Fig15 {
         let mut series = Vec::new();
         for p in &r.per_resolution {
             for (n, g) in &p.gaps {
-                table.row(vec![format!("{}²", p.size), format!("{n}"), format!("{g:.2}")]);
+                table.row(vec![
+                    format!("{}²", p.size),
+                    format!("{n}"),
+                    format!("{g:.2}"),
+                ]);
             }
             if let (Some(first), Some(last)) = (p.gaps.first(), p.gaps.last()) {
                 page.check(Check::falls(

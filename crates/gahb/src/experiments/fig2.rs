@@ -6,7 +6,7 @@
 
 use anyhow::{Context, Result};
 use gahb_diffusion::{
-    compare_models, sample, HistogramSpec, ComparisonReport, SamplerConfig, StopReason,
+    compare_models, sample, ComparisonReport, HistogramSpec, SamplerConfig, StopReason,
 };
 use gahb_plot::{histogram_png, image_grid_png, GridOptions, HistSeries};
 use gahb_tensor::convert::{images_to_batch, tensor_to_array};

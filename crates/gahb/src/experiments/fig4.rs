@@ -14,6 +14,7 @@ use crate::lab::context::Lab;
 use crate::lab::data::DataSpec;
 use crate::lab::eval::{local_slopes, paper_sigmas, points, psnr_curve, top};
 use crate::lab::recipe::{list, TrainSpec};
+use crate::lab::seed::derive_seed;
 use crate::lab::spectral::{analyse, draw, Shown, Spectrum};
 use crate::report::check::{Cmp, Num};
 use crate::report::{Check, Table};
@@ -105,7 +106,7 @@ impl Experiment for Fig4 {
                 &train,
                 &format!("C^alpha alpha={alpha} n={} seed={seed}", cfg.n_train),
             )?;
-            let curve = psnr_curve(&m.model, &test, &sigmas, seed ^ 0xf14)?;
+            let curve = psnr_curve(&m.model, &test, &sigmas, derive_seed(seed, "test-noise"))?;
             let inp: Vec<f64> = curve.iter().map(|p| p.input_psnr).collect();
             let out: Vec<f64> = curve.iter().map(|p| p.output_psnr).collect();
             let fit = fit_psnr_slope(&inp, &out, cfg.fit_range_db[0], cfg.fit_range_db[1])
@@ -116,7 +117,7 @@ impl Experiment for Fig4 {
                     &m.model,
                     &x,
                     cfg.eigen_sigma,
-                    seed ^ 0xe16,
+                    derive_seed(seed, "jacobian-noise"),
                     Shown {
                         first: 0,
                         step: 4,
@@ -150,7 +151,8 @@ impl Experiment for Fig4 {
                 .map(|p| format!("{:.2}", p.1))
                 .unwrap_or_else(|| "-".into())
         };
-        let slope_pts: Vec<(f64, f64)> = r.per_alpha.iter().map(|p| (p.alpha, p.fit.slope)).collect();
+        let slope_pts: Vec<(f64, f64)> =
+            r.per_alpha.iter().map(|p| (p.alpha, p.fit.slope)).collect();
         let rising = slope_pts.windows(2).filter(|w| w[1].1 > w[0].1).count();
         page.check(Check::every(
             "slopes rise with α",

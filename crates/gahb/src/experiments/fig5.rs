@@ -14,6 +14,7 @@ use crate::lab::context::Lab;
 use crate::lab::data::DataSpec;
 use crate::lab::eval::{paper_sigmas, points, psnr_curve};
 use crate::lab::recipe::{describe_model, TrainSpec};
+use crate::lab::seed::derive_seed;
 use crate::lab::spectral::{analyse, draw, Shown, Spectrum};
 use crate::report::check::{Cmp, Num};
 use crate::report::{Check, Table};
@@ -87,13 +88,18 @@ impl Experiment for Fig5 {
             &train,
             &format!("disks n={} seed={seed}", cfg.n_train),
         )?;
-        let curve = psnr_curve(&m.model, &test, &paper_sigmas(), seed ^ 0xd15)?;
+        let curve = psnr_curve(
+            &m.model,
+            &test,
+            &paper_sigmas(),
+            derive_seed(seed, "test-noise"),
+        )?;
         let x = test.slice(s![0, .., ..]).to_owned();
         let spectrum = analyse(
             &m.model,
             &x,
             cfg.sigma,
-            seed ^ 0xe16,
+            derive_seed(seed, "jacobian-noise"),
             Shown {
                 first: 0,
                 step: 1,

@@ -110,7 +110,14 @@ impl Experiment for Fig6 {
         page.figure(
             "closest_pairs.png",
             "the closest pairs: S1 images (top) and their closest S2 images (bottom)",
-            |path| Ok(image_grid_png(path, &r.tiles, cols, &GridOptions::default())?),
+            |path| {
+                Ok(image_grid_png(
+                    path,
+                    &r.tiles,
+                    cols,
+                    &GridOptions::default(),
+                )?)
+            },
         )?;
         let mut sorted = values.clone();
         sorted.sort_by(f64::total_cmp);

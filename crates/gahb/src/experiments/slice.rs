@@ -15,6 +15,7 @@ use crate::lab::context::Lab;
 use crate::lab::data::DataSpec;
 use crate::lab::eval::{noise, paper_sigmas, points, psnr_curve};
 use crate::lab::recipe::{describe_model, list, TrainSpec};
+use crate::lab::seed::derive_seed;
 use crate::lab::store::TrainedInfo;
 use crate::report::check::{Cmp, Num};
 use crate::report::{Check, Table};
@@ -91,7 +92,7 @@ impl Experiment for Slice {
             n,
         };
         let train_x = lab.data(&data(cfg.n_train), seed)?;
-        let test_x = lab.data(&data(cfg.n_test), seed ^ 0x7e57)?;
+        let test_x = lab.data(&data(cfg.n_test), derive_seed(seed, "test-images"))?;
         let m = lab.train(
             "slice UNet",
             &cfg.net,
@@ -103,7 +104,12 @@ impl Experiment for Slice {
                 cfg.alpha, cfg.image_size, cfg.n_train
             ),
         )?;
-        let curve = psnr_curve(&m.model, &test_x.images, &paper_sigmas(), seed ^ 0xe7a1)?;
+        let curve = psnr_curve(
+            &m.model,
+            &test_x.images,
+            &paper_sigmas(),
+            derive_seed(seed, "test-noise"),
+        )?;
         // Image grid: one row per test image: clean, then (noisy, denoised) at each grid σ.
         let n_show = cfg.n_test.min(4);
         let shown = test_x.images.slice(s![..n_show, .., ..]).to_owned();
@@ -112,7 +118,10 @@ impl Experiment for Slice {
             .map(|i| vec![shown.slice(s![i, .., ..]).to_owned()])
             .collect();
         for (k, &sigma) in cfg.grid_sigmas.iter().enumerate() {
-            let z = images_to_batch(&noise(shown.dim(), seed ^ (0x9d00 + k as u64)));
+            let z = images_to_batch(&noise(
+                shown.dim(),
+                derive_seed(seed, &format!("grid-noise-{k}")),
+            ));
             let y = &x + z * sigma;
             let xhat = m.model.denoise(&y)?;
             let y_a = tensor_to_array::<Ix4>(&y)?;
@@ -177,8 +186,18 @@ impl Experiment for Slice {
         let ncols = 1 + 2 * cfg.grid_sigmas.len();
         page.figure(
             "grid.png",
-            format!("clean | (noisy, denoised) at σ = {}", list(&cfg.grid_sigmas)),
-            |path| Ok(image_grid_png(path, &r.grid, ncols, &GridOptions::default())?),
+            format!(
+                "clean | (noisy, denoised) at σ = {}",
+                list(&cfg.grid_sigmas)
+            ),
+            |path| {
+                Ok(image_grid_png(
+                    path,
+                    &r.grid,
+                    ncols,
+                    &GridOptions::default(),
+                )?)
+            },
         )?;
         let mut table = Table::new(["sigma", "input PSNR (dB)", "output PSNR (dB)", "gain (dB)"]);
         for p in &r.curve {
@@ -210,7 +229,10 @@ impl Experiment for Slice {
         }
         if let Some(p) = r.curve.first() {
             page.check(Check::compare_shown(
-                format!("output PSNR at the largest σ = {:.3}: gain over the input", p.sigma),
+                format!(
+                    "output PSNR at the largest σ = {:.3}: gain over the input",
+                    p.sigma
+                ),
                 Num::db(p.output_psnr - p.input_psnr),
                 format!("{:.2} dB (input {:.2} dB)", p.output_psnr, p.input_psnr),
                 Cmp::Above(cfg.min_gain_largest_sigma_db),

@@ -163,15 +163,20 @@ impl Lab {
         let data = self.sweep_data(sweep)?;
         let test = sweep.test_images(&data)?;
         let sigmas = paper_sigmas();
-        let noise_seed = self.seed_of("fig1-noise");
+        let noise_seed = self.seed_of("sweep-curves");
         let mut curves = Vec::new();
         for &n in &sweep.ns {
             let (m, train) = self.sweep_model(sweep, n, Half::S1)?;
             let train_eval = sweep.eval_train_images(&train);
             curves.push(Curves {
                 n,
-                train: psnr_curve(&m.model, &train_eval, &sigmas, noise_seed)?,
-                test: psnr_curve(&m.model, &test, &sigmas, noise_seed ^ 1)?,
+                train: psnr_curve(
+                    &m.model,
+                    &train_eval,
+                    &sigmas,
+                    derive_seed(noise_seed, "train"),
+                )?,
+                test: psnr_curve(&m.model, &test, &sigmas, derive_seed(noise_seed, "test"))?,
             });
         }
         let measured = Rc::new(SweepCurves {

@@ -303,7 +303,9 @@ impl DataSpec {
                 }
                 anyhow::ensure!(*n > 0, "data.n must be at least 1, got 0");
             }
-            DataSpec::Disks { n, .. } => anyhow::ensure!(*n > 0, "data.n must be at least 1, got 0"),
+            DataSpec::Disks { n, .. } => {
+                anyhow::ensure!(*n > 0, "data.n must be at least 1, got 0")
+            }
             DataSpec::Celeba { limit: Some(0), .. } | DataSpec::Folder { limit: Some(0), .. } => {
                 bail!("data.limit must be at least 1, got 0")
             }
@@ -433,7 +435,11 @@ fn source_stamp(env: &DataEnv, spec: &DataSpec) -> Result<Vec<(String, u64, u128
                 p.is_dir(),
                 "{}: not a folder{}",
                 p.display(),
-                if p.exists() { " (it is a file)" } else { " (it does not exist)" }
+                if p.exists() {
+                    " (it is a file)"
+                } else {
+                    " (it does not exist)"
+                }
             );
             gahb_data::list_images(p)?
         }
@@ -647,8 +653,8 @@ mod tests {
                 fit: Fit::Crop
             }
         );
-        let c = parse(r#"data = { name = "calpha", size = 16, alpha = 2.0, n = 4 }"#)
-            .expect("parse");
+        let c =
+            parse(r#"data = { name = "calpha", size = 16, alpha = 2.0, n = 4 }"#).expect("parse");
         let json = serde_json::to_string(&c).expect("json");
         let back: DataSpec = serde_json::from_str(&json).expect("back");
         assert_eq!(back, c);
@@ -657,13 +663,31 @@ mod tests {
     #[test]
     fn bad_specs_name_the_field() {
         for (text, want) in [
-            (r#"data = { name = "nope", size = 32 }"#, "unknown dataset `nope`"),
-            (r#"data = { name = "calpha", size = 32, n = 3 }"#, "needs `alpha`"),
-            (r#"data = { name = "disks", size = 32, n = 3, alpha = 1.0 }"#, "takes no `alpha`"),
-            (r#"data = { name = "mnist", size = 2 }"#, "data.size must be at least 4"),
+            (
+                r#"data = { name = "nope", size = 32 }"#,
+                "unknown dataset `nope`",
+            ),
+            (
+                r#"data = { name = "calpha", size = 32, n = 3 }"#,
+                "needs `alpha`",
+            ),
+            (
+                r#"data = { name = "disks", size = 32, n = 3, alpha = 1.0 }"#,
+                "takes no `alpha`",
+            ),
+            (
+                r#"data = { name = "mnist", size = 2 }"#,
+                "data.size must be at least 4",
+            ),
             (r#"data = { name = "folder", size = 32 }"#, "needs `path`"),
-            (r#"data = { name = "folder", path = "x", size = 32, limit = 0 }"#, "data.limit"),
-            (r#"data = { name = "mnist", size = 32, colour = 1 }"#, "colour"),
+            (
+                r#"data = { name = "folder", path = "x", size = 32, limit = 0 }"#,
+                "data.limit",
+            ),
+            (
+                r#"data = { name = "mnist", size = 32, colour = 1 }"#,
+                "colour",
+            ),
         ] {
             let e = parse(text).expect_err(text);
             assert!(e.contains(want), "{text}: {e}");

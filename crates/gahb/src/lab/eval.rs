@@ -7,19 +7,22 @@ use gahb_denoiser::PsnrRow;
 use gahb_tensor::convert::images_to_batch;
 use gahb_tensor::Denoiser;
 use ndarray::Array3;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, StandardNormal};
 
 pub use gahb_denoiser::paper_sigmas;
 
-/// Gaussian noise `[n, h, w]` of unit variance from a seed.
+/// Gaussian noise `[n, h, w]` of unit variance from a seed: image `i` from stream `i`.
 pub fn noise(dims: (usize, usize, usize), seed: u64) -> Array3<f32> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    Array3::from_shape_simple_fn(dims, || {
-        let z: f64 = StandardNormal.sample(&mut rng);
-        z as f32
-    })
+    let (_, h, w) = dims;
+    let mut out = Array3::<f32>::zeros(dims);
+    for (i, mut img) in out.outer_iter_mut().enumerate() {
+        let mut rng = gahb_tensor::seed::stream(seed, i as u64);
+        let mut row = vec![0f32; h * w];
+        gahb_tensor::random::fill_standard_normal(&mut rng, &mut row);
+        for (v, z) in img.iter_mut().zip(row) {
+            *v = z;
+        }
+    }
+    out
 }
 
 /// The PSNR curve of `f` on `images` at each σ (gahb-denoiser's evaluation, noise from `seed`).
@@ -50,7 +53,10 @@ pub fn mean_gap(a: &[PsnrRow], b: &[PsnrRow]) -> f64 {
 
 /// (input, output) PSNR pairs of a curve, for a plot.
 pub fn points(curve: &[PsnrRow]) -> Vec<(f64, f64)> {
-    curve.iter().map(|p| (p.input_psnr, p.output_psnr)).collect()
+    curve
+        .iter()
+        .map(|p| (p.input_psnr, p.output_psnr))
+        .collect()
 }
 
 /// The largest input or output PSNR of some curves (the end of an identity line).

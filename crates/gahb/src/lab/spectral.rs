@@ -135,7 +135,11 @@ pub fn draw(dir: &Path, tag: &str, s: &Spectrum) -> Result<()> {
                 y_label: "λ_k".into(),
                 series: vec![Series {
                     label: format!("tr ∇f = {:.1}", s.effective_dimension),
-                    points: ks.iter().copied().zip(s.eigenvalues.iter().copied()).collect(),
+                    points: ks
+                        .iter()
+                        .copied()
+                        .zip(s.eigenvalues.iter().copied())
+                        .collect(),
                     reference: false,
                     markers: false,
                 }],

@@ -196,7 +196,10 @@ mod tests {
         });
         let images = Array3::<f32>::zeros((2, 32, 32));
         let err = format!("{:#}", check_fits(&net, &images).expect_err("16 vs 32"));
-        assert!(err.contains("image_size = 16") && err.contains("32×32"), "{err}");
+        assert!(
+            err.contains("image_size = 16") && err.contains("32×32"),
+            "{err}"
+        );
     }
 
     #[test]

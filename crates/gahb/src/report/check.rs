@@ -168,7 +168,12 @@ impl Check {
     }
 
     /// `last` is above `first` (a quantity rises from one end of a sweep to the other).
-    pub fn rises(claim: impl Into<String>, first: Num, last: Num, paper: impl Into<String>) -> Self {
+    pub fn rises(
+        claim: impl Into<String>,
+        first: Num,
+        last: Num,
+        paper: impl Into<String>,
+    ) -> Self {
         Self {
             claim: claim.into(),
             ours: format!("{} → {}", first, last),
@@ -234,7 +239,10 @@ mod tests {
         let nan = Check::compare("x", Num::plain(f64::NAN, 2), Cmp::Below(1.0), "");
         assert!(!nan.pass, "a NaN never passes");
         let sci = Check::compare("r", Num::sci(2e-5), Cmp::Below(1e-3), "");
-        assert_eq!((sci.ours.as_str(), sci.criterion.as_str()), ("2.0e-5", "< 0.001"));
+        assert_eq!(
+            (sci.ours.as_str(), sci.criterion.as_str()),
+            ("2.0e-5", "< 0.001")
+        );
         assert!(Check::rises("r", Num::plain(0.1, 3), Num::plain(0.5, 3), "").pass);
         let both = Check::all(
             "decay",

@@ -227,7 +227,9 @@ fn esc(t: &str) -> String {
 
 impl Sink for Html {
     fn heading(&mut self, level: usize, id: Option<&str>, text: &str) {
-        let id = id.map(|i| format!(" id=\"{}\"", esc(i))).unwrap_or_default();
+        let id = id
+            .map(|i| format!(" id=\"{}\"", esc(i)))
+            .unwrap_or_default();
         let _ = writeln!(self.0, "<h{level}{id}>{}</h{level}>", esc(text));
     }
     fn para(&mut self, lead: Option<&str>, text: &str) {
