@@ -9,6 +9,7 @@ pub mod fig3;
 pub mod fig4;
 pub mod fig5;
 pub mod fig6;
+pub mod optimality;
 pub mod slice;
 
 use crate::harness::{Bind, Entry};
@@ -24,6 +25,7 @@ pub static REGISTRY: &[&dyn Entry] = &[
     &Bind::<fig6::Fig6>::ENTRY,
     &Bind::<fig15::Fig15>::ENTRY,
     &Bind::<fig21::Fig21>::ENTRY,
+    &Bind::<optimality::Optimality>::ENTRY,
 ];
 
 /// The experiment called `name`.
