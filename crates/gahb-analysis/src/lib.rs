@@ -21,6 +21,7 @@ pub mod jacobian;
 pub mod lanczos;
 pub mod operator;
 pub mod oracle;
+pub mod restart;
 pub mod slopes;
 pub mod toy;
 
@@ -42,6 +43,10 @@ pub use operator::{
 pub use oracle::{
     m_term_error, oracle_error, oracle_mse_curve, oracle_shrinkage, shrinkage_error, MTerm,
     OraclePoint,
+};
+pub use restart::{
+    default_max_basis, restarted_lanczos, restarted_top_k, restarted_top_k_matrix, RestartedConfig,
+    RestartedResult, RestartedSummary, ToleranceScale,
 };
 pub use slopes::{
     calpha_theory_slope, disk_optimal_output_psnr, fit_psnr_slope, fit_psnr_slope_small_sigma,
