@@ -23,7 +23,9 @@ pub mod operator;
 pub mod oracle;
 pub mod restart;
 pub mod slopes;
+pub mod slq;
 pub mod toy;
+pub mod trace;
 
 pub use bases::{BasisKind, Transform2d};
 pub use density::{density_bound, log_spaced, DensityBound};
@@ -51,4 +53,9 @@ pub use restart::{
 pub use slopes::{
     calpha_theory_slope, disk_optimal_output_psnr, fit_psnr_slope, fit_psnr_slope_small_sigma,
     manifold_optimal_mse, manifold_optimal_output_psnr, SlopeFit,
+};
+pub use slq::{slq, SlqConfig, SpectralDensity};
+pub use trace::{
+    hutch_plus_plus, hutchinson, jacobian_trace, normal_quantile, student_t_quantile, TraceConfig,
+    TraceEstimate, TraceMethod,
 };
