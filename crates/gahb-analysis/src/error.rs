@@ -77,6 +77,33 @@ pub enum Error {
         /// Why, and what to do instead.
         reason: String,
     },
+    /// A linear operator returned NaN or infinite values (matrix-free spectrum and trace code).
+    #[error(
+        "{op}: operator `{operator}` returned non-finite values in products {first}..{end} \
+         (numbered from 0 in the order they were spent)"
+    )]
+    NonFiniteProduct {
+        /// The estimator that called the operator.
+        op: &'static str,
+        /// The operator's name.
+        operator: String,
+        /// The first product of the offending block.
+        first: usize,
+        /// One past its last product.
+        end: usize,
+    },
+    /// A product budget that cannot even build the smallest basis the method needs.
+    #[error("{op}: a budget of {budget} products is below the {needed} needed to {what}")]
+    BudgetTooSmall {
+        /// The operation.
+        op: &'static str,
+        /// The budget given.
+        budget: usize,
+        /// The least budget that can produce an answer.
+        needed: usize,
+        /// What that least budget buys.
+        what: String,
+    },
     /// An argument was out of its valid range.
     #[error("invalid {name}: {reason}")]
     InvalidArgument {

@@ -15,6 +15,11 @@
 //! Jᵀ·v from one batched reverse-mode pass ([`crate::jacobian::vjp`]). [`LanczosOperator::Jacobian`]
 //! uses J·v alone, forward-only and about twice as fast, and is exact only when J is symmetric (as
 //! the paper assumes ∇f to be); on a non-symmetric J its answer is not the spectrum of S.
+//!
+//! This method does not restart: its basis grows until convergence or `max_basis`. For the top-k
+//! at the paper's 80×80 within a fixed memory and product budget, use
+//! [`crate::restart::restarted_lanczos`], which restarts, locks and shares the same operators
+//! ([`crate::operator::DenoiserOperator`]).
 
 use std::time::Instant;
 
@@ -24,7 +29,8 @@ use tch::{Device, Kind, Tensor};
 
 use crate::eigen::Eigen;
 use crate::error::{Error, Result};
-use crate::jacobian::{check_square, jvp, single_image, vjp};
+use crate::jacobian::check_square;
+use crate::operator::{DenoiserOperator, LinearOperator};
 
 /// Which matrix's spectrum is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -123,33 +129,13 @@ pub fn lanczos_top_k(
     k: usize,
     cfg: &LanczosConfig,
 ) -> Result<LanczosResult> {
-    let y = single_image(y, "lanczos_top_k")?.f_to_device(f.device())?;
-    let size = y.size();
-    let d = y.numel();
-    let operator = cfg.operator;
-    let apply = |v: &Tensor| -> Result<(Tensor, usize)> {
-        // v: [d, b] f64 → images [b, c, h, w] in the image's kind.
-        let b = v.size()[1];
-        let imgs = v
-            .f_tr()?
-            .f_contiguous()?
-            .f_reshape([b, size[1], size[2], size[3]])?
-            .f_to_kind(y.kind())?;
-        let jv = jvp(f, &y, &imgs)?
-            .f_reshape([b, -1])?
-            .f_to_kind(Kind::Double)?;
-        let out = match operator {
-            LanczosOperator::Jacobian => (jv, b as usize),
-            LanczosOperator::SymmetricPart => {
-                let jtv = vjp(f, &y, &imgs)?
-                    .f_reshape([b, -1])?
-                    .f_to_kind(Kind::Double)?;
-                ((jv + jtv) * 0.5, 2 * b as usize)
-            }
-        };
-        Ok((out.0.f_tr()?.f_contiguous()?, out.1))
-    };
-    block_lanczos(apply, d, k, y.device(), cfg)
+    let mut op = DenoiserOperator::new(f, y, cfg.operator)?;
+    let d = op.dim();
+    let device = op.device();
+    let ppc = op.products_per_column();
+    let apply =
+        |v: &Tensor| -> Result<(Tensor, usize)> { Ok((op.apply(v)?, v.size()[1] as usize * ppc)) };
+    block_lanczos(apply, d, k, device, cfg)
 }
 
 /// The k largest eigenvalues of the symmetric part of a dense square matrix by the same method
