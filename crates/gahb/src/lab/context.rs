@@ -94,7 +94,7 @@ impl Lab {
         if let Some(l) = self.loaded.borrow().get(&key) {
             return Ok(l.clone());
         }
-        let l = Rc::new(data::prepare(&self.data_env, spec, seed)?);
+        let l = Rc::new(data::prepare_keyed(&self.data_env, spec, seed, &key)?);
         self.loaded.borrow_mut().insert(key, l.clone());
         Ok(l)
     }

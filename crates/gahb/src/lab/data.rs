@@ -363,12 +363,17 @@ pub fn data_key(env: &DataEnv, spec: &DataSpec, seed: u64) -> Result<String> {
 
 /// Prepares `spec`'s images (generated ones from `seed`), from the cache when it has them.
 pub fn prepare(env: &DataEnv, spec: &DataSpec, seed: u64) -> Result<Loaded> {
+    let key = data_key(env, spec, seed)?;
+    prepare_keyed(env, spec, seed, &key)
+}
+
+/// [`prepare`] with the key [`data_key`] already computed (it stats every source file).
+pub fn prepare_keyed(env: &DataEnv, spec: &DataSpec, seed: u64, key: &str) -> Result<Loaded> {
     let resolved = resolve(env, spec)?;
     resolved.validate()?;
-    let key = data_key(env, &resolved, seed)?;
     let cache = Cache::new(env.cache.join("datasets"));
     let (p, hit) = cache
-        .load_or_prepare(&resolved.name(), &key, || build(env, &resolved, seed))
+        .load_or_prepare(&resolved.name(), key, || build(env, &resolved, seed))
         .with_context(|| format!("preparing dataset `{}`", resolved.name()))?;
     let description = p
         .meta
