@@ -56,6 +56,32 @@ impl Adam {
         }
     }
 
+    /// Rescales the gradients so that their global L2 norm is at most `max`; returns the norm
+    /// before rescaling.
+    pub fn clip_grad_norm(&mut self, max: f64) -> Result<f64> {
+        let mut sq = 0.0;
+        for (_, p) in &self.params {
+            let g = p.grad();
+            if g.defined() {
+                sq += g.f_square()?.f_sum(Kind::Double)?.f_double_value(&[])?;
+            }
+        }
+        let norm = sq.sqrt();
+        if norm > max {
+            let scale = max / norm;
+            tch::no_grad(|| -> Result<()> {
+                for (_, p) in &self.params {
+                    let mut g = p.grad();
+                    if g.defined() {
+                        let _ = g.f_mul_scalar_(scale)?;
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        Ok(norm)
+    }
+
     /// One Adam update with learning rate `lr`, from the gradients autograd left on the parameters.
     pub fn step(&mut self, lr: f64) -> Result<()> {
         self.t += 1;

@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
-use crate::adam::Adam;
 use crate::error::{Error, Result};
 use crate::model::{Model, ModelConfig, ParamCounts};
 use crate::train::TrainConfig;
@@ -50,6 +49,10 @@ pub struct CheckpointMeta {
     pub has_optimizer: bool,
     /// Seconds since the Unix epoch when written.
     pub saved_unix_time: u64,
+    /// Wall-clock seconds of the training steps up to `step`, summed over resumed runs (0 when
+    /// not recorded).
+    #[serde(default)]
+    pub train_seconds: f64,
 }
 
 impl CheckpointMeta {
@@ -74,6 +77,7 @@ impl CheckpointMeta {
             param_counts: model.param_counts(),
             has_optimizer: false,
             saved_unix_time: 0,
+            train_seconds: 0.0,
         }
     }
 
@@ -143,20 +147,26 @@ fn write_tensors_atomic(path: &Path, tensors: &[(String, Tensor)]) -> Result<()>
     Ok(())
 }
 
-/// Saves `model` (and `adam`, when given) to `path` (`*.safetensors`) with `meta` as sidecar.
+/// Saves `model` (and the optimizer state, when given: [`crate::Trainer::state_tensors`] or
+/// [`crate::Adam::state_tensors`]) to `path` (`*.safetensors`) with `meta` as sidecar.
 /// Creates the parent folder. Every file is written atomically (temporary file + rename).
-pub fn save(path: &Path, model: &Model, meta: &CheckpointMeta, adam: Option<&Adam>) -> Result<()> {
+pub fn save(
+    path: &Path,
+    model: &Model,
+    meta: &CheckpointMeta,
+    optimizer: Option<&[(String, Tensor)]>,
+) -> Result<()> {
     check_extension(path)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
     let mut meta = meta.clone();
-    meta.has_optimizer = adam.is_some();
+    meta.has_optimizer = optimizer.is_some();
     meta.saved_unix_time = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    if let Some(adam) = adam {
-        write_tensors_atomic(&optimizer_path(path), &adam.state_tensors()?)?;
+    if let Some(state) = optimizer {
+        write_tensors_atomic(&optimizer_path(path), state)?;
     }
     write_tensors_atomic(path, &model.named_variables())?;
     let side = sidecar_path(path);

@@ -63,6 +63,7 @@ pub use model::{Model, ModelConfig, ParamCounts};
 pub use net::ResidualNet;
 pub use run::{train, RunOptions, StepCallback, TrainReport};
 pub use train::{
-    noise_loss, LossWeight, NoiseSampling, Plan, ScheduleUnit, StepInfo, TrainConfig, Trainer,
+    noise_loss, LossWeight, LrSchedule, NoiseSampling, Plan, ScheduleUnit, StepInfo, TrainConfig,
+    Trainer,
 };
 pub use unet::{UNet, UNetConfig};

@@ -75,6 +75,7 @@ pub fn train(
     let git_revision = run.git_revision.clone().or_else(checkpoint::git_revision);
     let mut resumed: Option<(usize, Vec<(String, Tensor)>)> = None;
     let mut resumed_from = None;
+    let mut seconds_before = 0.0;
     if let (Some(path), true) = (&run.checkpoint, run.resume) {
         if path.exists() {
             let meta = checkpoint::load_into(model, path)?;
@@ -89,6 +90,7 @@ pub fn train(
                 }
             }
             let state = checkpoint::load_optimizer(path, meta.step)?;
+            seconds_before = meta.train_seconds;
             resumed = Some((meta.step, state));
             resumed_from = Some(path.clone());
         }
@@ -119,6 +121,8 @@ pub fn train(
     let mut last_checkpoint = resumed_from;
     let mut images = 0usize;
     let t0 = Instant::now();
+    // With a weight average, a checkpoint holds the average as its model and the raw weights in its
+    // optimizer state, so the caller sees the same model as a checkpoint reader.
     let save = |trainer: &Trainer<'_>, last_loss: Option<f64>| -> Result<Option<PathBuf>> {
         let Some(path) = &run.checkpoint else {
             return Ok(None);
@@ -131,7 +135,11 @@ pub fn train(
             trainer.step(),
         )
         .with_training(plan.n_images, last_loss);
-        checkpoint::save(path, model, &meta, Some(trainer.adam()))?;
+        let meta = CheckpointMeta {
+            train_seconds: seconds_before + t0.elapsed().as_secs_f64(),
+            ..meta
+        };
+        checkpoint::save(path, model, &meta, Some(&trainer.state_tensors()?))?;
         Ok(Some(path.clone()))
     };
     while trainer.step() < end {
@@ -162,9 +170,14 @@ pub fn train(
         ));
         let every = run.checkpoint_every;
         if every > 0 && trainer.step() % every == 0 && trainer.step() < end {
-            last_checkpoint = save(&trainer, Some(info.loss))?.or(last_checkpoint);
+            trainer.swap_average()?;
+            let saved = save(&trainer, Some(info.loss));
+            trainer.swap_average()?;
+            last_checkpoint = saved?.or(last_checkpoint);
         }
     }
+    // The model the caller gets is the average (a no-op without EMA).
+    trainer.swap_average()?;
     if trainer.step() > start_step || !run.checkpoint.as_ref().is_some_and(|p| p.exists()) {
         last_checkpoint = save(&trainer, losses.last().map(|l| l.1))?.or(last_checkpoint);
     }

@@ -62,6 +62,32 @@ impl LossWeight {
     }
 }
 
+/// The shape of the learning rate over a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum LrSchedule {
+    /// The paper's: `lr · lr_gamma^k` after the k-th of `lr_milestones`.
+    #[default]
+    Milestones,
+    /// A linear warm-up from 0 over `warmup` steps, then a half cosine from `lr` down to
+    /// `lr · final_fraction` at the last step of the plan. Not the paper's schedule: the decay
+    /// depends on the run's length, so such a run cannot be extended.
+    Cosine {
+        /// Warm-up steps (0: none).
+        warmup: usize,
+        /// The learning rate at the last step, as a fraction of `lr` (in [0, 1]).
+        final_fraction: f64,
+    },
+}
+
+impl LrSchedule {
+    /// Whether this is the paper's milestone schedule (such configs serialise without the field, so
+    /// their cache keys do not change).
+    pub fn is_milestones(&self) -> bool {
+        matches!(self, LrSchedule::Milestones)
+    }
+}
+
 /// The unit of the learning-rate milestones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -110,6 +136,17 @@ pub struct TrainConfig {
     /// How the loss weights each noise level (the paper: not at all).
     #[serde(default, skip_serializing_if = "LossWeight::is_none")]
     pub loss_weight: LossWeight,
+    /// The learning-rate schedule (the paper: milestones).
+    #[serde(default, skip_serializing_if = "LrSchedule::is_milestones")]
+    pub schedule: LrSchedule,
+    /// Exponential moving average of the weights with this decay (e.g. 0.999): the saved and
+    /// returned model is the average, and training continues from the raw weights on resume.
+    /// `None` (the paper): the last iterate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ema: Option<f64>,
+    /// Rescale the gradient to this global L2 norm when it is larger (`None`, the paper: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_grad_norm: Option<f64>,
     /// Seed of the shuffling and the noise.
     pub seed: u64,
 }
@@ -140,6 +177,9 @@ impl Default for TrainConfig {
             sigma_max: 1.0,
             noise: NoiseSampling::Uniform,
             loss_weight: LossWeight::None,
+            schedule: LrSchedule::Milestones,
+            ema: None,
+            clip_grad_norm: None,
             seed: 0,
         }
     }
@@ -225,6 +265,27 @@ impl TrainConfig {
                 format!("must be > 0, got {}", self.adam_eps),
             ));
         }
+        if let LrSchedule::Cosine { final_fraction, .. } = self.schedule {
+            if !(0.0..=1.0).contains(&final_fraction) {
+                return Err(invalid(
+                    "schedule.final_fraction",
+                    format!("must be in [0, 1], got {final_fraction}"),
+                ));
+            }
+        }
+        if let Some(d) = self.ema {
+            if !(d > 0.0 && d < 1.0) {
+                return Err(invalid("ema", format!("must be in (0, 1), got {d}")));
+            }
+        }
+        if let Some(c) = self.clip_grad_norm {
+            if !(c.is_finite() && c > 0.0) {
+                return Err(invalid(
+                    "clip_grad_norm",
+                    format!("must be finite and > 0, got {c}"),
+                ));
+            }
+        }
         if !(self.sigma_max.is_finite() && self.sigma_max > 0.0) {
             return Err(invalid(
                 "sigma_max",
@@ -257,6 +318,19 @@ impl TrainConfig {
 
     /// The learning rate at (0-based) `step`.
     pub fn lr_at(&self, plan: &Plan, step: usize) -> f64 {
+        if let LrSchedule::Cosine {
+            warmup,
+            final_fraction,
+        } = self.schedule
+        {
+            if step < warmup {
+                return self.lr * (step + 1) as f64 / (warmup + 1) as f64;
+            }
+            let span = plan.total_steps.saturating_sub(warmup + 1).max(1) as f64;
+            let t = ((step - warmup) as f64 / span).min(1.0);
+            let floor = self.lr * final_fraction;
+            return floor + (self.lr - floor) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos());
+        }
         let pos = match self.milestone_unit {
             ScheduleUnit::Epochs => step / plan.steps_per_epoch,
             ScheduleUnit::Steps => step,
@@ -267,7 +341,11 @@ impl TrainConfig {
 
     /// True when `other` trains the same way except for its length (so a resumed run may be
     /// extended). Run settings are not part of a config at all ([`crate::run::RunOptions`]).
+    /// A cosine schedule decays over the whole run, so there the length must match too.
     pub fn same_training_as(&self, other: &TrainConfig) -> bool {
+        if !self.schedule.is_milestones() || !other.schedule.is_milestones() {
+            return self == other;
+        }
         let length_free = |c: &TrainConfig| TrainConfig {
             epochs: None,
             steps: None,
@@ -299,6 +377,10 @@ pub struct Trainer<'m> {
     adam: Adam,
     step: usize,
     perm: Option<(usize, Tensor)>,
+    /// The trainable parameters (shallow handles, the model's storage).
+    params: Vec<(String, Tensor)>,
+    /// The weight average of [`TrainConfig::ema`], one tensor per parameter.
+    ema: Option<Vec<Tensor>>,
 }
 
 impl<'m> Trainer<'m> {
@@ -311,11 +393,24 @@ impl<'m> Trainer<'m> {
         let data = data
             .f_to_device(model.net_device())?
             .f_to_kind(Kind::Float)?;
+        let params = model.named_trainable();
         let adam = Adam::new(
-            model.named_trainable(),
+            params
+                .iter()
+                .map(|(n, p)| (n.clone(), p.shallow_clone()))
+                .collect(),
             (cfg.adam_betas[0], cfg.adam_betas[1]),
             cfg.adam_eps,
         )?;
+        let ema = match cfg.ema {
+            Some(_) => Some(
+                params
+                    .iter()
+                    .map(|(_, p)| Ok(p.f_detach_copy()?))
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            None => None,
+        };
         Ok(Self {
             model,
             cfg: cfg.clone(),
@@ -324,7 +419,45 @@ impl<'m> Trainer<'m> {
             adam,
             step: 0,
             perm: None,
+            params,
+            ema,
         })
+    }
+
+    /// The decay of the weight average at (0-based) `step`: the configured decay, warmed up as
+    /// (1 + t)/(10 + t) so that the first steps' weights do not dominate a short run.
+    fn ema_decay(&self, step: usize) -> Option<f64> {
+        let t = step as f64;
+        self.cfg.ema.map(|d| d.min((1.0 + t) / (10.0 + t)))
+    }
+
+    /// Swaps the model's weights with the weight average (no-op without EMA). Called twice, it
+    /// restores the raw weights.
+    pub fn swap_average(&mut self) -> Result<()> {
+        let Some(ema) = self.ema.as_mut() else {
+            return Ok(());
+        };
+        tch::no_grad(|| -> Result<()> {
+            for ((_, p), a) in self.params.iter_mut().zip(ema.iter_mut()) {
+                let raw = p.f_detach_copy()?;
+                p.f_copy_(a)?;
+                a.f_copy_(&raw)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The state a checkpoint needs to continue this run exactly: Adam's, plus (with EMA) the
+    /// weights that are not in the model file as `other.{name}`. Checkpoints are written with the
+    /// average swapped in ([`Trainer::swap_average`]), so `other` holds the raw weights then.
+    pub fn state_tensors(&self) -> Result<Vec<(String, Tensor)>> {
+        let mut out = self.adam.state_tensors()?;
+        if let Some(ema) = &self.ema {
+            for ((name, _), a) in self.params.iter().zip(ema) {
+                out.push((format!("other.{name}"), a.f_to_device(Device::Cpu)?));
+            }
+        }
+        Ok(out)
     }
 
     /// The step plan.
@@ -342,8 +475,28 @@ impl<'m> Trainer<'m> {
         &self.adam
     }
 
-    /// Continues from a checkpoint's optimizer state at `step`.
+    /// Continues from a checkpoint's state at `step` (as [`Trainer::state_tensors`] wrote it), the
+    /// model holding the checkpoint's weights (with EMA: the average).
     pub fn restore(&mut self, step: usize, adam_state: Vec<(String, Tensor)>) -> Result<()> {
+        if let Some(ema) = self.ema.as_mut() {
+            let other: std::collections::HashMap<&str, &Tensor> = adam_state
+                .iter()
+                .filter_map(|(n, t)| n.strip_prefix("other.").map(|n| (n, t)))
+                .collect();
+            tch::no_grad(|| -> Result<()> {
+                for ((name, p), a) in self.params.iter_mut().zip(ema.iter_mut()) {
+                    let raw = other.get(name.as_str()).ok_or_else(|| {
+                        invalid(
+                            "optimizer state",
+                            format!("the run averages weights but other.{name} is missing"),
+                        )
+                    })?;
+                    a.f_copy_(p)?;
+                    p.f_copy_(raw)?;
+                }
+                Ok(())
+            })?;
+        }
         self.adam.load_state(adam_state)?;
         self.step = step;
         self.perm = None;
@@ -404,8 +557,21 @@ impl<'m> Trainer<'m> {
                 last_checkpoint: None,
             });
         }
+        if let Some(max) = self.cfg.clip_grad_norm {
+            self.adam.clip_grad_norm(max)?;
+        }
         let lr = self.cfg.lr_at(&self.plan, step);
         self.adam.step(lr)?;
+        let decay = self.ema_decay(step);
+        if let (Some(ema), Some(d)) = (self.ema.as_mut(), decay) {
+            tch::no_grad(|| -> Result<()> {
+                for ((_, p), a) in self.params.iter().zip(ema.iter_mut()) {
+                    let _ = a.f_mul_scalar_(d)?;
+                    let _ = a.f_add_(&p.f_mul_scalar(1.0 - d)?)?;
+                }
+                Ok(())
+            })?;
+        }
         self.step += 1;
         Ok(StepInfo {
             step,

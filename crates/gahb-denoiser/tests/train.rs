@@ -3,7 +3,7 @@
 use anyhow::Result;
 use gahb_denoiser::checkpoint::{self, CheckpointMeta};
 use gahb_denoiser::{
-    noise_loss, train, Error, LossWeight, Model, ModelConfig, RunOptions, ScheduleUnit,
+    noise_loss, train, Error, LossWeight, LrSchedule, Model, ModelConfig, RunOptions, ScheduleUnit,
     TrainConfig, UNetConfig,
 };
 use tch::{Device, Kind, Tensor};
@@ -361,4 +361,129 @@ fn the_loss_weight_is_serialised_only_when_set() {
         toml::from_str::<TrainConfig>(&text).expect("parse"),
         weighted
     );
+}
+
+#[test]
+fn the_cosine_schedule_warms_up_then_decays_to_its_final_fraction() -> Result<()> {
+    let cfg = TrainConfig {
+        schedule: LrSchedule::Cosine {
+            warmup: 9,
+            final_fraction: 0.1,
+        },
+        ..tiny_config(110)
+    };
+    let plan = cfg.plan(10)?;
+    let lr = |s| cfg.lr_at(&plan, s);
+    assert!((lr(0) - 1e-4).abs() < 1e-15, "{}", lr(0));
+    assert!((lr(8) - 9e-4).abs() < 1e-15, "{}", lr(8));
+    assert!((lr(9) - 1e-3).abs() < 1e-15, "peak {}", lr(9));
+    // Halfway through the decay, the mean of peak and floor; at the last step, the floor.
+    assert!((lr(9 + 50) - 0.55e-3).abs() < 1e-12, "{}", lr(59));
+    assert!((lr(109) - 1e-4).abs() < 1e-15, "{}", lr(109));
+    assert!((1..110).all(|s| s < 10 || lr(s) <= lr(s - 1)));
+    // A cosine run cannot be extended (its decay depends on the length); a milestone run can.
+    assert!(!cfg.same_training_as(&TrainConfig {
+        steps: Some(220),
+        ..cfg.clone()
+    }));
+    assert!(tiny_config(8).same_training_as(&tiny_config(16)));
+    let bad = TrainConfig {
+        schedule: LrSchedule::Cosine {
+            warmup: 0,
+            final_fraction: 1.5,
+        },
+        ..tiny_config(8)
+    };
+    assert!(bad
+        .validate()
+        .expect_err("fraction")
+        .to_string()
+        .contains("final_fraction"));
+    for (ema, clip) in [(Some(1.0), None), (Some(0.0), None), (None, Some(0.0))] {
+        let bad = TrainConfig {
+            ema,
+            clip_grad_norm: clip,
+            ..tiny_config(8)
+        };
+        let e = bad.validate().expect_err("bad lever").to_string();
+        assert!(e.contains("ema") || e.contains("clip_grad_norm"), "{e}");
+    }
+    // Neither lever changes the serialised paper config (so cache keys stay).
+    let text = serde_json::to_string(&tiny_config(8))?;
+    assert!(!text.contains("schedule") && !text.contains("ema") && !text.contains("clip"));
+    Ok(())
+}
+
+#[test]
+fn a_weight_average_resumes_exactly_and_is_the_model_returned() -> Result<()> {
+    let _serial = serial();
+    let x = data();
+    let cfg = TrainConfig {
+        ema: Some(0.9),
+        clip_grad_norm: Some(5.0),
+        lr: 1e-2,
+        ..tiny_config(8)
+    };
+    let mut a = model(0);
+    train(&mut a, &x, &cfg, opts(None, None))?;
+    // The same run without the average ends elsewhere: the returned model is the average.
+    let mut raw = model(0);
+    train(
+        &mut raw,
+        &x,
+        &TrainConfig {
+            ema: None,
+            ..cfg.clone()
+        },
+        opts(None, None),
+    )?;
+    assert!(
+        max_param_diff(&a, &raw) > 1e-4,
+        "the average equals the last iterate"
+    );
+    // Interrupted at 4 (with an intermediate checkpoint at 2), resumed into another init.
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("m.safetensors");
+    let mut b = model(0);
+    let every = RunOptions {
+        checkpoint_every: 2,
+        ..opts(Some(path.clone()), Some(4))
+    };
+    train(&mut b, &x, &cfg, every)?;
+    let (saved, _) = checkpoint::load(&path, Device::Cpu)?;
+    assert_eq!(
+        max_param_diff(&b, &saved),
+        0.0,
+        "the file holds the returned model"
+    );
+    let mut c = model(99);
+    train(&mut c, &x, &cfg, opts(Some(path.clone()), None))?;
+    let d = max_param_diff(&a, &c);
+    assert!(d <= 1e-6, "max parameter difference {d}");
+    // Resuming a finished run trains nothing and returns the same average.
+    let mut e = model(5);
+    let re = train(&mut e, &x, &cfg, opts(Some(path.clone()), None))?;
+    assert_eq!(re.start_step, re.end_step);
+    assert_eq!(max_param_diff(&a, &e), 0.0);
+    Ok(())
+}
+
+#[test]
+fn gradient_clipping_rescales_to_the_given_norm() -> Result<()> {
+    let _serial = serial();
+    let p = Tensor::from_slice(&[1.0f32, 2.0, 2.0]).set_requires_grad(true);
+    let mut adam =
+        gahb_denoiser::Adam::new(vec![("p".into(), p.shallow_clone())], (0.9, 0.999), 1e-8)?;
+    // d/dp of sum(p²)·0.5·... : gradient (3, 6, 6), norm 9.
+    (p.square().sum(Kind::Float) * 1.5).backward();
+    let before = adam.clip_grad_norm(3.0)?;
+    assert!((before - 9.0).abs() < 1e-5, "{before}");
+    let g = p.grad();
+    let norm = g.square().sum(Kind::Double).double_value(&[]).sqrt();
+    assert!((norm - 3.0).abs() < 1e-5, "{norm}");
+    assert!((g.double_value(&[0]) - 1.0).abs() < 1e-5);
+    // Under the limit: untouched.
+    assert!((adam.clip_grad_norm(10.0)? - 3.0).abs() < 1e-5);
+    assert!((p.grad().double_value(&[1]) - 2.0).abs() < 1e-5);
+    Ok(())
 }
