@@ -23,6 +23,8 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("quick", include_str!("../../../configs/quick.toml")),
     ("standard", include_str!("../../../configs/standard.toml")),
     ("paper", include_str!("../../../configs/paper.toml")),
+    ("long", include_str!("../../../configs/long.toml")),
+    ("levers", include_str!("../../../configs/levers.toml")),
 ];
 
 /// A whole profile.

@@ -9,6 +9,7 @@ pub mod fig3;
 pub mod fig4;
 pub mod fig5;
 pub mod fig6;
+pub mod levers;
 pub mod optimality;
 pub mod slice;
 
@@ -26,6 +27,7 @@ pub static REGISTRY: &[&dyn Entry] = &[
     &Bind::<fig15::Fig15>::ENTRY,
     &Bind::<fig21::Fig21>::ENTRY,
     &Bind::<optimality::Optimality>::ENTRY,
+    &Bind::<levers::Levers>::ENTRY,
 ];
 
 /// The experiment called `name`.

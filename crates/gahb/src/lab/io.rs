@@ -33,18 +33,45 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
 
 /// Writes a header and rows as CSV, atomically (cells are written as they are: no commas inside).
 pub fn write_csv(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<()> {
-    let mut s = header.join(",");
+    write_atomic(path, csv_text(header, rows).as_bytes())
+}
+
+/// CSV text (RFC 4180): a field holding a comma, a quote or a line break is quoted, its quotes
+/// doubled.
+pub fn csv_text(header: &[String], rows: &[Vec<String>]) -> String {
+    let field = |f: &String| {
+        if f.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", f.replace('"', "\"\""))
+        } else {
+            f.clone()
+        }
+    };
+    let line = |r: &[String]| r.iter().map(field).collect::<Vec<_>>().join(",");
+    let mut s = line(header);
     s.push('\n');
     for r in rows {
-        s.push_str(&r.join(","));
+        s.push_str(&line(r));
         s.push('\n');
     }
-    write_atomic(path, s.as_bytes())
+    s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_fields_with_commas_and_quotes_are_quoted() {
+        let h = vec!["recipe".to_string(), "gap".to_string()];
+        let rows = vec![
+            vec!["cosine, lr 3e-3".to_string(), "0.61".to_string()],
+            vec!["say \"hi\"".to_string(), "1".to_string()],
+        ];
+        assert_eq!(
+            csv_text(&h, &rows),
+            "recipe,gap\n\"cosine, lr 3e-3\",0.61\n\"say \"\"hi\"\"\",1\n"
+        );
+    }
 
     #[test]
     fn atomic_write_replaces_and_leaves_no_temporary() {

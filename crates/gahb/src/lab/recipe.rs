@@ -6,7 +6,7 @@
 //! resume, stop-after) is [`RunSettings`], which no cache key sees.
 
 use anyhow::{Context, Result};
-use gahb_denoiser::{LossWeight, NoiseSampling, RunOptions, ScheduleUnit, TrainConfig};
+use gahb_denoiser::{LossWeight, LrSchedule, NoiseSampling, RunOptions, ScheduleUnit, TrainConfig};
 use serde::{Deserialize, Serialize};
 
 /// A compact training recipe, expanded into [`TrainConfig`].
@@ -33,6 +33,16 @@ pub struct TrainSpec {
     /// `{ kind = "inverse_power", power = 1.0, floor = 0.01 }` divides by max(σ, 0.01).
     #[serde(default, skip_serializing_if = "LossWeight::is_none")]
     pub loss_weight: LossWeight,
+    /// The learning-rate schedule: absent = halvings at `halve_at` (the paper's kind);
+    /// `{ kind = "cosine", warmup = 30, final_fraction = 0.0 }` (docs/decisions/0004).
+    #[serde(default, skip_serializing_if = "LrSchedule::is_milestones")]
+    pub schedule: LrSchedule,
+    /// Decay of an exponential moving average of the weights (the model kept is the average).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ema: Option<f64>,
+    /// Clip the gradient's global norm to this value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_grad_norm: Option<f64>,
 }
 
 fn default_lr() -> f64 {
@@ -59,11 +69,23 @@ impl TrainSpec {
                  loss: it makes short runs learn small σ)"
             ),
         };
-        let halving = if self.halve_at.is_empty() {
-            "constant".to_string()
-        } else {
-            format!("halved at steps {}", list(&self.halve_at))
+        let mut halving = match self.schedule {
+            LrSchedule::Cosine {
+                warmup,
+                final_fraction,
+            } => format!(
+                "with {warmup} warm-up steps then a cosine decay to {final_fraction}× (not the \
+                 paper's schedule)"
+            ),
+            LrSchedule::Milestones if self.halve_at.is_empty() => "constant".to_string(),
+            LrSchedule::Milestones => format!("halved at steps {}", list(&self.halve_at)),
         };
+        if let Some(d) = self.ema {
+            halving.push_str(&format!(", weights averaged (EMA {d})"));
+        }
+        if let Some(c) = self.clip_grad_norm {
+            halving.push_str(&format!(", gradient norm clipped at {c}"));
+        }
         format!(
             "{} steps of batch {}, Adam lr {} {halving}, {sampling}, {loss}",
             self.steps, self.batch_size, self.lr
@@ -84,6 +106,9 @@ impl TrainSpec {
             sigma_max: self.sigma_max,
             noise: self.noise,
             loss_weight: self.loss_weight,
+            schedule: self.schedule,
+            ema: self.ema,
+            clip_grad_norm: self.clip_grad_norm,
             seed,
             ..TrainConfig::default()
         };
@@ -171,6 +196,9 @@ mod tests {
             sigma_max: -0.5,
             noise: NoiseSampling::Uniform,
             loss_weight: LossWeight::None,
+            schedule: LrSchedule::Milestones,
+            ema: None,
+            clip_grad_norm: None,
         };
         let err = format!("{:#}", spec.to_config(0).expect_err("negative sigma"));
         assert!(err.contains("sigma_max"), "{err}");
@@ -186,6 +214,9 @@ mod tests {
             sigma_max: 1.0,
             noise: NoiseSampling::Quadratic,
             loss_weight: LossWeight::None,
+            schedule: LrSchedule::Milestones,
+            ema: None,
+            clip_grad_norm: None,
         };
         let d = spec.describe();
         assert!(d.contains("halved at steps 400, 500"), "{d}");

@@ -40,6 +40,9 @@ pub struct TrainedInfo {
     pub cached: bool,
     /// Seconds spent training in this run.
     pub seconds: f64,
+    /// Seconds the model's training took in all, over every run that trained it (from its
+    /// checkpoint; 0 for models cached before this was recorded).
+    pub train_seconds: f64,
     /// Loss of the last training step, when recorded.
     pub last_loss: Option<f64>,
     /// Steps trained in total.
@@ -100,6 +103,7 @@ impl ModelStore {
                     key,
                     cached: true,
                     seconds: 0.0,
+                    train_seconds: meta.train_seconds,
                     last_loss: meta.last_loss,
                     steps: meta.step,
                     n_images: images.dim().0,
@@ -124,6 +128,8 @@ impl ModelStore {
                 key,
                 cached: false,
                 seconds: t0.elapsed().as_secs_f64(),
+                train_seconds: gahb_denoiser::checkpoint::read_meta(&path)
+                    .map_or(0.0, |m| m.train_seconds),
                 last_loss: report.losses.last().map(|l| l.1),
                 steps: report.end_step,
                 n_images: images.dim().0,
