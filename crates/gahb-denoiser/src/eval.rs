@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use gahb_tensor::{check_batch, input_psnr_db, psnr_per_image, Denoiser};
+use gahb_tensor::{check_batch, input_psnr_db, mse_per_image, Denoiser};
 
 use crate::error::{invalid, Result};
 
@@ -24,6 +24,10 @@ pub struct PsnrRow {
     pub input_psnr: f64,
     /// Mean PSNR of the denoised images (dB).
     pub output_psnr: f64,
+    /// Mean over images of the denoised images' MSE per pixel: the quantity to set against an
+    /// expected optimal MSE (a mean of per-image PSNRs is not −10·log10 of a mean MSE).
+    #[serde(default)]
+    pub output_mse: f64,
 }
 
 /// The paper's 15 noise levels on the [0, 1] scale, logspace(0.3, 2.4, 15) / 255, largest first.
@@ -60,7 +64,7 @@ pub fn psnr_curve<D: Denoiser + ?Sized>(
     let dev = denoiser.device();
     let mut rows = Vec::with_capacity(sigmas.len());
     for &sigma in sigmas {
-        let (mut noisy_sum, mut out_sum) = (0.0, 0.0);
+        let (mut noisy_sum, mut out_sum, mut mse_sum) = (0.0, 0.0, 0.0);
         let mut start = 0;
         while start < n {
             let len = (batch_size as i64).min(n - start);
@@ -69,12 +73,17 @@ pub fn psnr_curve<D: Denoiser + ?Sized>(
             let f = denoiser
                 .denoise(&y.f_to_device(dev)?)?
                 .f_to_device(Device::Cpu)?;
-            noisy_sum += psnr_per_image(&x, &y)?
-                .f_sum(Kind::Double)?
-                .f_double_value(&[])?;
-            out_sum += psnr_per_image(&x, &f)?
-                .f_sum(Kind::Double)?
-                .f_double_value(&[])?;
+            let psnr_sum = |mse: &Tensor| -> Result<f64> {
+                Ok(mse
+                    .f_log10()?
+                    .f_mul_scalar(-10.0)?
+                    .f_sum(Kind::Double)?
+                    .f_double_value(&[])?)
+            };
+            let out_mse = mse_per_image(&x, &f)?;
+            noisy_sum += psnr_sum(&mse_per_image(&x, &y)?)?;
+            out_sum += psnr_sum(&out_mse)?;
+            mse_sum += out_mse.f_sum(Kind::Double)?.f_double_value(&[])?;
             start += len;
         }
         rows.push(PsnrRow {
@@ -82,6 +91,7 @@ pub fn psnr_curve<D: Denoiser + ?Sized>(
             nominal_psnr: input_psnr_db(sigma),
             input_psnr: noisy_sum / n as f64,
             output_psnr: out_sum / n as f64,
+            output_mse: mse_sum / n as f64,
         });
     }
     Ok(rows)
@@ -111,6 +121,11 @@ mod tests {
         let rows = psnr_curve(&IdentityDenoiser, &x, &sig, 3, 2).expect("curve");
         for r in &rows {
             assert_eq!(r.input_psnr, r.output_psnr);
+            // The identity's MSE is σ² times the mean square of the noise: close to σ².
+            assert!(
+                (r.output_mse / (r.sigma * r.sigma) - 1.0).abs() < 0.3,
+                "{r:?}"
+            );
             assert!((r.input_psnr - r.nominal_psnr).abs() < 1.5, "{r:?}");
         }
         // Fixed seed: the same rows again, exactly with the same batch size and to rounding with

@@ -70,8 +70,9 @@ impl Ray {
         if norm == 0.0 {
             return Err(Error::InvalidArgument {
                 name: "ray image",
-                reason: "Ray::new: a ray through the zero image is a single point, not a ray"
-                    .into(),
+                reason:
+                    "Ray::new: ‖x‖ = 0: a ray through the zero image is a single point, not a ray"
+                        .into(),
             });
         }
         Ok(Self {

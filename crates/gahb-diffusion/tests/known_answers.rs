@@ -228,6 +228,37 @@ fn memorizer_is_the_empirical_posterior_mean() -> Result<()> {
 }
 
 #[test]
+fn memorizer_error_vanishes_as_sigma_falls() -> Result<()> {
+    // The exact optimum of a training set: at N = 1 it returns the training image (MSE 0 at every
+    // σ); at N = 4 its error on noisy training images falls with σ and is 0 to rounding once the
+    // images are many σ apart.
+    common::single_thread();
+    let mse = |train: &Tensor, sigma: f64| -> Result<f64> {
+        let n = train.size()[0];
+        let mem = Memorizer::new(train, NoiseLevel::Known(sigma))?;
+        let x = train.repeat([8, 1, 1, 1]).to_kind(Kind::Double);
+        let z =
+            gahb_tensor::random::standard_normal(11, 0, 8 * n as usize, &[1, 8, 8], Device::Cpu)?
+                .to_kind(Kind::Double);
+        let out = mem.denoise(&(&x + z * sigma))?;
+        Ok((out - &x).square().mean(Kind::Double).double_value(&[]))
+    };
+    let one = training_set(1, 8, 3);
+    for sigma in [1.0, 0.1, 0.001] {
+        assert_eq!(mse(&one, sigma)?, 0.0, "N = 1 at σ = {sigma}");
+    }
+    let four = training_set(4, 8, 3);
+    let errs: Vec<f64> = [1.0, 0.3, 0.1, 0.01]
+        .iter()
+        .map(|&s| mse(&four, s))
+        .collect::<Result<_>>()?;
+    assert!(errs.windows(2).all(|w| w[1] <= w[0]), "{errs:?}");
+    assert!(errs[0] > 1e-4, "N = 4 at σ = 1 is not exact: {errs:?}");
+    assert!(errs[3] < 1e-20, "{errs:?}");
+    Ok(())
+}
+
+#[test]
 fn sampler_with_the_memorizer_returns_training_images() -> Result<()> {
     common::single_thread();
     let train = training_set(5, 8, 7);

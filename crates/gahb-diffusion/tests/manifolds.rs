@@ -149,9 +149,14 @@ fn sine_cone_projection_is_exact_idempotent_linear_and_has_mse_two_sigma_squared
 
 #[test]
 fn bad_manifold_input_is_rejected_by_name() {
-    let msg = |r: gahb_diffusion::Result<Ray>| r.expect_err("bad input").to_string();
+    let msg = |r: gahb_diffusion::Result<Ray>| {
+        let m = r.expect_err("bad input").to_string();
+        assert!(!m.contains('\n'), "{m:?} is one line");
+        m
+    };
     let zero = Tensor::zeros([1, 8, 8], (Kind::Float, Device::Cpu));
-    assert!(msg(Ray::new(&zero, 0.5, 1.5)).contains("zero image"));
+    let e = msg(Ray::new(&zero, 0.5, 1.5));
+    assert!(e.contains("zero image") && e.contains("‖x‖ = 0"), "{e}");
     let nan = Tensor::full([1, 8, 8], f64::NAN, (Kind::Float, Device::Cpu));
     assert!(msg(Ray::new(&nan, 0.5, 1.5)).contains("NaN"));
     assert!(msg(Ray::new(&ray_image(), 1.5, 0.5)).contains("s_min = 1.5"));
@@ -165,7 +170,8 @@ fn bad_manifold_input_is_rejected_by_name() {
     let cone = |f: [i64; 2], amp| SineCone::new([1, 8, 8], f, amp, Device::Cpu);
     for f in [[0, 0], [0, 4], [4, 1], [-5, 0]] {
         let e = cone(f, (0.0, 1.0)).expect_err("bad frequency").to_string();
-        assert!(e.contains(&format!("{f:?}")), "{e}");
+        assert!(e.contains(&format!("{f:?}")) && e.contains("8×8"), "{e}");
+        assert!(!e.contains('\n'), "{e:?} is one line");
     }
     assert!(cone([0, 3], (0.0, 1.0)).is_ok());
     assert!(cone([0, 1], (0.5, 0.5)).is_err());

@@ -586,6 +586,14 @@ mod tests {
                 "exponent = -1",
             ),
             (
+                // A flat spectrum (white noise) is not a power law: p = 0 is rejected too.
+                GaussianFieldConfig {
+                    exponent: 0.0,
+                    ..base.clone()
+                },
+                "exponent = 0",
+            ),
+            (
                 GaussianFieldConfig {
                     exponent: f64::INFINITY,
                     ..base.clone()

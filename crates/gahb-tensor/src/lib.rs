@@ -19,4 +19,6 @@ pub use analytic::{IdentityDenoiser, LinearDenoiser};
 pub use denoiser::{check_batch, Denoiser};
 pub use device::{device_summary, manual_seed, parse_device, DeviceInfo};
 pub use error::{Error, Result};
-pub use metrics::{cosine_similarity_matrix, input_psnr_db, psnr_db, psnr_per_image};
+pub use metrics::{
+    cosine_similarity_matrix, input_psnr_db, mse_per_image, psnr_db, psnr_per_image,
+};

@@ -11,23 +11,33 @@ use crate::convert::scalar;
 use crate::denoiser::check_batch;
 use crate::error::{Error, Result};
 
+/// Per-image mean squared error per pixel of `est` against `clean`, both `[b, c, h, w]`: `[b]` f64.
+pub fn mse_per_image(clean: &Tensor, est: &Tensor) -> Result<Tensor> {
+    per_image_mse("mse", clean, est)
+}
+
 /// Per-image PSNR in dB of `est` against `clean`, both `[b, c, h, w]` on the [0, 1] scale.
 /// A perfect estimate gives +∞.
 pub fn psnr_per_image(clean: &Tensor, est: &Tensor) -> Result<Tensor> {
-    let (b, ..) = check_batch("psnr", clean)?;
+    Ok(per_image_mse("psnr", clean, est)?
+        .f_log10()?
+        .f_mul_scalar(-10.0)?)
+}
+
+fn per_image_mse(op: &'static str, clean: &Tensor, est: &Tensor) -> Result<Tensor> {
+    let (b, ..) = check_batch(op, clean)?;
     if est.size() != clean.size() {
         return Err(Error::ShapeMismatch {
-            op: "psnr",
+            op,
             expected: format!("{:?} (the clean batch's shape)", clean.size()),
             got: est.size(),
         });
     }
     let diff =
         (est.f_to_kind(Kind::Double)? - clean.f_to_kind(Kind::Double)?).f_reshape([b, -1])?;
-    let mse = diff
+    Ok(diff
         .f_square()?
-        .f_mean_dim(Some(&[1i64][..]), false, Kind::Double)?;
-    Ok(mse.f_log10()?.f_mul_scalar(-10.0)?)
+        .f_mean_dim(Some(&[1i64][..]), false, Kind::Double)?)
 }
 
 /// Mean over images of the per-image PSNR, in dB (paper §3).
@@ -103,6 +113,10 @@ mod tests {
             0,
         );
         check(psnr_db(&x2, &e2).expect("psnr"), 30.0, 1e-4);
+        let mse = Vec::<f64>::try_from(mse_per_image(&x2, &e2).expect("mse")).expect("vec");
+        check(mse[0], 0.01, 1e-9);
+        check(mse[1], 1e-4, 1e-11);
+        assert!(mse_per_image(&x2, &e2.reshape([2, 1, 1, 4])).is_err());
     }
 
     #[test]

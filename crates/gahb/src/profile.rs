@@ -241,6 +241,62 @@ mod tests {
         }
     }
 
+    /// Every profile states the optimum-gap thresholds of fig1, fig4 and fig5; a missing key or a
+    /// value the experiment cannot use is an error naming it.
+    #[test]
+    fn optimum_gap_thresholds_are_required_and_checked() {
+        let smoke = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../configs/smoke.toml"
+        ))
+        .expect("smoke");
+        for (key, line) in [
+            ("max_optimum_gap_db", "max_optimum_gap_db = 1.0\n"),
+            ("max_oracle_gap_db", "max_oracle_gap_db = 1.0\n"),
+            ("max_optimum_gap_db", "max_optimum_gap_db = 3.0\n"),
+        ] {
+            assert!(smoke.contains(line), "smoke has {line:?}");
+            let err = format!(
+                "{:#}",
+                Profile::parse(&smoke.replacen(line, "", 1)).expect_err("missing key")
+            );
+            assert!(err.contains(key), "{err}");
+        }
+        for (from, to, needle) in [
+            (
+                "max_optimum_gap_db = 1.0",
+                "max_optimum_gap_db = -1.0",
+                "fig1.max_optimum_gap_db",
+            ),
+            (
+                "max_oracle_gap_db = 1.0",
+                "max_oracle_gap_db = nan",
+                "fig4.max_oracle_gap_db",
+            ),
+            (
+                "max_optimum_gap_db = 3.0",
+                "max_optimum_gap_db = inf",
+                "fig5.max_optimum_gap_db",
+            ),
+        ] {
+            let err = format!(
+                "{:#}",
+                Profile::parse(&smoke.replacen(from, to, 1)).expect_err("bad value")
+            );
+            assert!(err.contains(needle), "{err}");
+        }
+        let odd = smoke.replace(
+            "size = 16\nn_train = 64\nn_test = 16\nnet = { arch = \"unet\", n_blocks = 2, base_channels = 8, image_size = 16 }\nfit_range_db",
+            "size = 15\nn_train = 64\nn_test = 16\nnet = { arch = \"unet\", n_blocks = 2, base_channels = 8, image_size = 16 }\nfit_range_db",
+        );
+        assert_ne!(odd, smoke);
+        let err = format!("{:#}", Profile::parse(&odd).expect_err("odd size"));
+        assert!(err.contains("fig4.size = 15"), "{err}");
+        for name in ["quick", "standard", "paper"] {
+            Profile::load(name).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        }
+    }
+
     const BASE: &str =
         "name = \"x\"\ndescription = \"d\"\nseed = 1\n[train]\nsteps = 1\nbatch_size = 1\n";
 

@@ -1,17 +1,26 @@
 //! Fig. 1 (paper §3): output PSNR against input PSNR on training and on held-out images, one line
 //! per training-set size N: memorization (train far above test) at small N, generalization
 //! (train ≈ test) at large N.
+//!
+//! For the memorising sizes (N ≤ `memorize_max_n`) the train curve is also set against the exact
+//! optima of the training set on the same noisy images: the memorizer (the MMSE denoiser of the
+//! empirical distribution, gahb-diffusion `Memorizer`) and the best bias-free denoiser
+//! (gahb-diffusion `BiasFreeMemorizer`). A bias-free network is homogeneous and cannot represent
+//! the memorizer (at N = 1 it returns the training image whatever the input, with infinite PSNR),
+//! so the gap that training can close, and the one checked, is the gap to the bias-free optimum.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use gahb_denoiser::PsnrRow;
+use gahb_diffusion::{BiasFreeMemorizer, Memorizer, NoiseLevel};
 use gahb_plot::{line_plot_png, Panel, Series};
+use gahb_tensor::convert::images_to_batch;
 use serde::{Deserialize, Serialize};
 
 use crate::harness::{Experiment, Page};
 use crate::lab::context::Lab;
-use crate::lab::eval::{points, top};
+use crate::lab::eval::{paper_sigmas, points, psnr_curve, top};
 use crate::lab::recipe::{describe_model, list};
-use crate::lab::sweep::{Curves, SweepCurves, SweepSpec};
+use crate::lab::sweep::{Curves, Half, SweepCurves, SweepSpec};
 use crate::report::check::{Cmp, Num};
 use crate::report::{Check, Table};
 
@@ -25,6 +34,56 @@ pub struct Config {
     pub memorize_gap_db: f64,
     /// Largest |train − test| gap (dB, at every noise level) that counts as generalization.
     pub generalize_gap_db: f64,
+    /// Largest accepted shortfall (dB) of a memorising model's train output PSNR below the optimal
+    /// bias-free denoiser of its training set, at every noise level (N ≤ `memorize_max_n`).
+    pub max_optimum_gap_db: f64,
+}
+
+/// One noise level of a memorising model against the optima of its training set.
+#[derive(Debug, Clone, Serialize)]
+pub struct OptimumLevel {
+    /// Noise level.
+    pub sigma: f64,
+    /// Measured input PSNR of the noisy training images (the same images for all three).
+    pub input_psnr: f64,
+    /// The model's train output PSNR.
+    pub ours: f64,
+    /// The memorizer's (the exact MMSE denoiser of the training set; +∞ where it is exact, written
+    /// as null in JSON).
+    pub memorizer: f64,
+    /// The optimal bias-free denoiser's.
+    pub bias_free: f64,
+    /// The model's mean squared error per pixel.
+    pub ours_mse: f64,
+    /// The bias-free optimum's mean squared error per pixel.
+    pub bias_free_mse: f64,
+}
+
+impl OptimumLevel {
+    /// How far (dB) the model lies above the bias-free optimum in mean squared error,
+    /// 10·log10(MSE_ours / MSE_optimum).
+    pub fn gap(&self) -> f64 {
+        10.0 * (self.ours_mse / self.bias_free_mse).log10()
+    }
+}
+
+/// A memorising model against the optima of its training set.
+#[derive(Debug, Clone, Serialize)]
+pub struct Optimum {
+    /// Training-set size.
+    pub n: usize,
+    /// One per noise level, largest σ first.
+    pub levels: Vec<OptimumLevel>,
+}
+
+impl Optimum {
+    /// The largest gap to the bias-free optimum over the noise levels.
+    pub fn worst_gap(&self) -> f64 {
+        self.levels
+            .iter()
+            .map(OptimumLevel::gap)
+            .fold(f64::NEG_INFINITY, f64::max)
+    }
 }
 
 /// The train − test output PSNR gap of one model over the noise levels.
@@ -49,6 +108,8 @@ pub struct Results {
     pub curves: SweepCurves,
     /// The gaps per N.
     pub gaps: Vec<Gap>,
+    /// The memorising models (N ≤ `memorize_max_n`) against the optima of their training sets.
+    pub optima: Vec<Optimum>,
 }
 
 /// Fig. 1.
@@ -61,14 +122,39 @@ impl Experiment for Fig1 {
     type Config = Config;
     type Results = Results;
 
-    fn measure(lab: &Lab, _cfg: &Config) -> Result<Results> {
+    fn validate(cfg: &Config) -> Result<()> {
+        for (key, v) in [
+            ("memorize_gap_db", cfg.memorize_gap_db),
+            ("generalize_gap_db", cfg.generalize_gap_db),
+            ("max_optimum_gap_db", cfg.max_optimum_gap_db),
+        ] {
+            anyhow::ensure!(v.is_finite(), "fig1.{key} must be finite, got {v}");
+        }
+        anyhow::ensure!(
+            cfg.generalize_gap_db >= 0.0 && cfg.max_optimum_gap_db >= 0.0,
+            "fig1.generalize_gap_db and fig1.max_optimum_gap_db bound magnitudes and must be ≥ 0, got {} and {}",
+            cfg.generalize_gap_db,
+            cfg.max_optimum_gap_db
+        );
+        Ok(())
+    }
+
+    fn measure(lab: &Lab, cfg: &Config) -> Result<Results> {
         let sweep = lab.sweep(Self::NAME)?.clone();
         let curves = (*lab.sweep_curves(&sweep)?).clone();
         let gaps = curves.curves.iter().map(gap).collect();
+        let mut optima = Vec::new();
+        for c in curves.curves.iter().filter(|c| c.n <= cfg.memorize_max_n) {
+            optima.push(
+                optimum(lab, &sweep, c)
+                    .with_context(|| format!("the optima of the N = {} training set", c.n))?,
+            );
+        }
         Ok(Results {
             sweep,
             curves,
             gaps,
+            optima,
         })
     }
 
@@ -145,6 +231,9 @@ impl Experiment for Fig1 {
                 "train ≈ test at N = 10^5",
             ));
         }
+        if !r.optima.is_empty() {
+            present_optima(cfg, r, page)?;
+        }
         if let (Some(first), Some(last)) = (curves.first(), curves.last()) {
             let lo = |c: &Curves| c.test.last().map(|p| p.output_psnr).unwrap_or(f64::NAN);
             page.note(format!(
@@ -157,6 +246,149 @@ impl Experiment for Fig1 {
         }
         Ok(())
     }
+}
+
+/// The memorizer's and the bias-free optimum's train PSNR curves for the training set of `c`, on
+/// the noisy images its model's train curve was measured on.
+fn optimum(lab: &Lab, sweep: &SweepSpec, c: &Curves) -> Result<Optimum> {
+    let data = lab.sweep_data(sweep)?;
+    let train = sweep.train_images(&data, c.n, Half::S1)?;
+    let eval = sweep.eval_train_images(&train);
+    let batch = images_to_batch(&train);
+    let seed = lab.sweep_noise_seed("train");
+    let sigmas = paper_sigmas();
+    anyhow::ensure!(
+        c.train.len() == sigmas.len(),
+        "the train curve has {} points for {} noise levels",
+        c.train.len(),
+        sigmas.len()
+    );
+    let memorizer = Memorizer::new(&batch, NoiseLevel::Known(sigmas[0]))?;
+    let bias_free = BiasFreeMemorizer::new(&batch, sigmas[0])?;
+    let mut levels = Vec::new();
+    for (&sigma, ours) in sigmas.iter().zip(&c.train) {
+        // One σ at a time: the noise z of image i is stream i of the seed whatever the σ list, so
+        // each point sees exactly the noisy images of the model's point.
+        let one = |f: &dyn gahb_tensor::Denoiser| -> Result<PsnrRow> {
+            psnr_curve(f, &eval, &[sigma], seed)?
+                .pop()
+                .context("an empty curve")
+        };
+        let m = one(&memorizer.with_noise(NoiseLevel::Known(sigma))?)?;
+        let b = one(&bias_free.with_sigma(sigma)?)?;
+        anyhow::ensure!(
+            m.input_psnr == ours.input_psnr && b.input_psnr == ours.input_psnr,
+            "the optima saw other noisy images than the model at σ = {sigma}: input PSNR {} and {} against {}",
+            m.input_psnr,
+            b.input_psnr,
+            ours.input_psnr
+        );
+        levels.push(OptimumLevel {
+            sigma,
+            input_psnr: ours.input_psnr,
+            ours: ours.output_psnr,
+            memorizer: m.output_psnr,
+            bias_free: b.output_psnr,
+            ours_mse: ours.output_mse,
+            bias_free_mse: b.output_mse,
+        });
+    }
+    Ok(Optimum { n: c.n, levels })
+}
+
+/// The optima's table, figure and checks.
+fn present_optima(cfg: &Config, r: &Results, page: &mut Page) -> Result<()> {
+    let db = |v: f64| {
+        if v == f64::INFINITY {
+            "∞".to_string()
+        } else {
+            format!("{v:.2}")
+        }
+    };
+    let mut table = Table::new([
+        "N",
+        "sigma",
+        "input PSNR (dB)",
+        "ours, train (dB)",
+        "memorizer (dB)",
+        "bias-free optimum (dB)",
+        "gap 10·log10(MSE ours / MSE optimum) (dB)",
+    ]);
+    for o in &r.optima {
+        for l in &o.levels {
+            table.row(vec![
+                o.n.to_string(),
+                format!("{:.4}", l.sigma),
+                format!("{:.2}", l.input_psnr),
+                format!("{:.2}", l.ours),
+                db(l.memorizer),
+                format!("{:.2}", l.bias_free),
+                format!("{:.2}", l.gap()),
+            ]);
+        }
+    }
+    page.table(table, Some("optimum.csv"))?;
+    page.figure(
+        "optimum.png",
+        "train output PSNR of the memorising models against the optima of their training sets",
+        |path| plot_optima(path, &r.optima),
+    )?;
+    for o in &r.optima {
+        page.check(Check::compare_shown(
+            format!(
+                "N = {}: train MSE against the optimal bias-free denoiser of the training set, at every noise level, largest gap",
+                o.n
+            ),
+            Num::db(o.worst_gap()),
+            format!("≤ {:.2} dB", o.worst_gap()),
+            Cmp::AtMost(cfg.max_optimum_gap_db),
+            "memorization at N = 1, 10: train slope 1, the optimum's at small σ",
+        ));
+    }
+    page.note(
+        "The memorizer (the exact MMSE denoiser of the training set) cannot be represented by a \
+         bias-free network, which is homogeneous: at N = 1 it returns the training image whatever \
+         the input (PSNR ∞), and so it does at N = 10 wherever the training images lie many σ \
+         apart. The bias-free optimum is the best homogeneous denoiser at each known σ \
+         (gahb-diffusion `BiasFreeMemorizer`); at small σ its only error is the noise along the ray \
+         through the nearest training image, σ² per image: output PSNR = input PSNR + 10·log10 d, \
+         slope 1. All three are measured on the same noisy training images. The gap is of mean \
+         squared errors, 10·log10(MSE_ours / MSE_optimum): a mean of per-image PSNRs favours an \
+         error along one direction (the optimum's at small σ) by up to 5.5 dB.",
+    );
+    Ok(())
+}
+
+/// One panel per memorising N: ours, the bias-free optimum, the memorizer.
+fn plot_optima(path: &std::path::Path, optima: &[Optimum]) -> Result<()> {
+    let panels: Vec<Panel> = optima
+        .iter()
+        .map(|o| {
+            let pts = |f: fn(&OptimumLevel) -> f64| -> Vec<(f64, f64)> {
+                o.levels.iter().map(|l| (l.input_psnr, f(l))).collect()
+            };
+            let hi = o
+                .levels
+                .iter()
+                .map(|l| l.input_psnr.max(l.bias_free))
+                .fold(0.0, f64::max);
+            Panel {
+                title: format!("N = {}: train images", o.n),
+                x_label: "input PSNR (dB)".into(),
+                y_label: "output PSNR (dB)".into(),
+                series: vec![
+                    Series::new("ours", pts(|l| l.ours)),
+                    Series::new("bias-free optimum", pts(|l| l.bias_free)),
+                    Series::new("memorizer (finite points)", pts(|l| l.memorizer)),
+                    Series::identity(0.0, hi),
+                ],
+                ..Panel::default()
+            }
+        })
+        .collect();
+    let width = 600 * panels.len().max(1) as u32;
+    line_plot_png(path, &panels, (width, 500))?;
+    Ok(())
 }
 
 fn gap(c: &Curves) -> Gap {
@@ -197,4 +429,29 @@ pub fn plot(path: &std::path::Path, curves: &[Curves], title: &str) -> Result<()
         (1200, 500),
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gap_is_of_mean_squared_errors() {
+        // PSNRs 40 and 50 dB (10 dB apart) with MSEs a factor 2 apart: the gap is 3.01 dB.
+        let l = |ours_mse: f64| OptimumLevel {
+            sigma: 0.01,
+            input_psnr: 40.0,
+            ours: 40.0,
+            memorizer: f64::INFINITY,
+            bias_free: 50.0,
+            ours_mse,
+            bias_free_mse: 1e-5,
+        };
+        let o = Optimum {
+            n: 1,
+            levels: vec![l(2e-5), l(1e-5)],
+        };
+        assert!((o.levels[0].gap() - 10.0 * 2f64.log10()).abs() < 1e-12);
+        assert!((o.worst_gap() - 10.0 * 2f64.log10()).abs() < 1e-12);
+    }
 }

@@ -153,6 +153,12 @@ impl Lab {
         Ok((trained, images))
     }
 
+    /// The seed of the noise on the sweep's `set` ("train" or "test") evaluation images: every
+    /// denoiser measured with it sees the same noisy images as the sweep models' curves.
+    pub fn sweep_noise_seed(&self, set: &str) -> u64 {
+        derive_seed(self.seed_of("sweep-curves"), set)
+    }
+
     /// The train and test curves of the S1 model of every N of `sweep`, measured once per run
     /// (Fig. 15 reuses Fig. 1's at the sweep's own resolution).
     pub fn sweep_curves(&self, sweep: &SweepSpec) -> Result<Rc<SweepCurves>> {
@@ -163,7 +169,6 @@ impl Lab {
         let data = self.sweep_data(sweep)?;
         let test = sweep.test_images(&data)?;
         let sigmas = paper_sigmas();
-        let noise_seed = self.seed_of("sweep-curves");
         let mut curves = Vec::new();
         for &n in &sweep.ns {
             let (m, train) = self.sweep_model(sweep, n, Half::S1)?;
@@ -174,9 +179,9 @@ impl Lab {
                     &m.model,
                     &train_eval,
                     &sigmas,
-                    derive_seed(noise_seed, "train"),
+                    self.sweep_noise_seed("train"),
                 )?,
-                test: psnr_curve(&m.model, &test, &sigmas, derive_seed(noise_seed, "test"))?,
+                test: psnr_curve(&m.model, &test, &sigmas, self.sweep_noise_seed("test"))?,
             });
         }
         let measured = Rc::new(SweepCurves {

@@ -97,6 +97,7 @@ mod tests {
             nominal_psnr: x,
             input_psnr: x,
             output_psnr: if x <= 10.0 { 5.0 + 0.5 * x } else { 10.0 },
+            output_mse: 0.0,
         };
         let curve: Vec<PsnrRow> = [15.0, 0.0, 5.0, 10.0].into_iter().map(pt).collect();
         let s = local_slopes(&curve);
