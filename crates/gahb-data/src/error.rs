@@ -217,6 +217,14 @@ pub enum Error {
         /// The file's shape.
         got: String,
     },
+    /// Class labels were asked of a set that has none.
+    #[error("dataset `{dataset}` has no class labels: only {labelled} do")]
+    NoLabels {
+        /// The set's name.
+        dataset: String,
+        /// The sets that have labels, for the message.
+        labelled: &'static str,
+    },
     /// A cache file fails its checks.
     #[error("cache file {path} is corrupt: {reason}")]
     CacheCorrupt {

@@ -12,7 +12,8 @@
 //!
 //! # Entry points
 //! - [`load_real`]: a fetched offline set ([`RealSet`]: `fashion-mnist`, `mnist`, `orl-faces`,
-//!   `lfw-subset`).
+//!   `lfw-subset`); [`load_real_labels`]: the class labels of `fashion-mnist` and `mnist`, in the
+//!   same order ([`RealSet::class_names`]).
 //! - [`prepare_celeba`] and [`read_folder`]: the user's own images.
 //! - [`Split`]: S1 = first N, S2 = last N, test = a middle block.
 //! - [`Cache::load_or_prepare`]: prepare once, then read back.
@@ -39,7 +40,10 @@ pub use idx::{encode_idx, parse_idx, read_idx, read_idx_images, read_idx_labels,
 pub use npy::{encode_npy_f32, parse_npy, read_npy, read_npy_images};
 pub use pgm::{parse_pgm, read_pgm};
 pub use resample::{area_downsample, pad_to, resize_all, resize_bicubic};
-pub use sources::{default_raw_dir, load_real, source_files, RealSet};
+pub use sources::{
+    default_raw_dir, label_files, load_real, load_real_labels, source_files, RealSet,
+    FASHION_MNIST_CLASSES, LABELLED_SETS,
+};
 pub use split::Split;
 
 pub use npy::{parse_npy_scaled, read_npy_images_scaled, read_npy_scaled};

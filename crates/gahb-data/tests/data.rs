@@ -243,6 +243,47 @@ fn offline_set_layout_is_read_and_missing_files_are_named() -> Result<()> {
 }
 
 #[test]
+fn labels_follow_the_images_and_unlabelled_sets_say_so() -> Result<()> {
+    use gahb_data::{load_real_labels, RealSet};
+    let raw = tempfile::tempdir()?;
+    let dir = raw.path().join("package/data");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(
+        dir.join("train-labels-idx1-ubyte"),
+        encode_idx(&[3], &[4, 0, 9]),
+    )?;
+    let e = load_real_labels(RealSet::Mnist, raw.path()).expect_err("t10k labels missing");
+    assert!(e.to_string().contains("t10k-labels-idx1-ubyte"), "{e}");
+    std::fs::write(
+        dir.join("t10k-labels-idx1-ubyte"),
+        encode_idx(&[2], &[7, 1]),
+    )?;
+    assert_eq!(
+        load_real_labels(RealSet::Mnist, raw.path())?,
+        vec![4, 0, 9, 7, 1]
+    );
+    std::fs::write(
+        dir.join("t10k-labels-idx1-ubyte"),
+        encode_idx(&[2], &[7, 10]),
+    )?;
+    let e = load_real_labels(RealSet::Mnist, raw.path()).expect_err("label 10 of 10 classes");
+    assert!(e.to_string().contains("label 10 of entry 1"), "{e}");
+    let e = load_real_labels(RealSet::OrlFaces, raw.path()).expect_err("faces have no labels");
+    let text = e.to_string();
+    assert!(matches!(e, Error::NoLabels { .. }), "{text}");
+    assert!(
+        text.contains("`orl-faces`") && !text.contains('\n'),
+        "one line naming the set: {text}"
+    );
+    assert_eq!(
+        RealSet::FashionMnist.class_names().map(<[_]>::len),
+        Some(10)
+    );
+    assert_eq!(RealSet::LfwSubset.class_names(), None);
+    Ok(())
+}
+
+#[test]
 fn dedup_does_not_depend_on_thread_count() -> Result<()> {
     let x = Array3::from_shape_fn((40, 20, 20), |(n, i, j)| {
         (((n % 7) * 3 + i * (n % 5 + 1) + j) % 11) as f32 / 11.0

@@ -106,6 +106,21 @@ impl Page {
         self.section.notes.push(text.into());
     }
 
+    /// An empty page writing into `dir`, for tests of an experiment's `present`.
+    #[cfg(test)]
+    pub fn for_test(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            section: Section::default(),
+        }
+    }
+
+    /// The section written so far, for tests.
+    #[cfg(test)]
+    pub fn into_section(self) -> Section {
+        self.section
+    }
+
     /// Records another table of the profile that the experiment used, beside its own config.
     pub fn used(&mut self, table: &str, value: &impl Serialize) -> Result<()> {
         if let serde_json::Value::Object(m) = &mut self.section.config {

@@ -3,21 +3,40 @@
 //! sample-to-sample and sample-to-nearest-training-image cosine similarity, for each N.
 //! At small N each model reproduces its own training images; at large N the two models, trained on
 //! disjoint sets, draw nearly the same image from the same noise.
+//!
+//! Sample quality as numbers (issue 12): when the sweep's data has class labels (Fashion-MNIST,
+//! MNIST), a small classifier trained on them ([`crate::lab::context::Lab::sweep_classifier`])
+//! gives every model's samples a class confidence (the largest softmax probability) and a Fréchet
+//! distance to held-out images in its feature space, beside two references: the samples of the
+//! exact memoriser of the largest N's S1 set (`gahb_diffusion::Memorizer`, drawn from the same
+//! noise) and that many S1 images themselves. Data without labels (C^α images, disks, faces,
+//! folders) skips these rows and says why in the report: the rest of Fig. 2 needs no labels.
 
 use anyhow::{Context, Result};
+use gahb_denoiser::{frechet_distance, Classifier};
 use gahb_diffusion::{
-    compare_models, sample, ComparisonReport, HistogramSpec, SamplerConfig, StopReason,
+    compare_models, nearest_images, sample, ComparisonReport, HistogramSpec, Memorizer, NoiseLevel,
+    SampleRun, SamplerConfig, StopReason,
 };
 use gahb_plot::{histogram_png, image_grid_png, GridOptions, HistSeries};
 use gahb_tensor::convert::{images_to_batch, tensor_to_array};
-use ndarray::{s, Array2, Ix4};
+use ndarray::{s, Array2, Array3, Ix4};
 use serde::{Deserialize, Serialize};
+use tch::Tensor;
 
 use crate::harness::{Experiment, Page};
 use crate::lab::context::Lab;
+use crate::lab::quality::{assess, ClassifierInfo, Confidence};
 use crate::lab::sweep::{Half, SweepSpec};
 use crate::report::check::{Cmp, Num};
 use crate::report::{Check, Table};
+
+/// The most entries of the blind memoriser's `[samples, σ grid, training images]` exponent tensor
+/// in one sampler call (2^25 f64, 256 MiB): its samples are drawn in chunks that keep below it.
+const MEMORIZER_ENTRIES: usize = 1 << 25;
+
+/// The σ grid of the blind memoriser (`gahb_diffusion`'s 96 points), for the chunk size.
+const MEMORIZER_GRID: usize = 96;
 
 /// `[fig2]` in a profile.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,6 +54,86 @@ pub struct Config {
     pub sampler: Option<SamplerConfig>,
     /// Smallest mean closest-training cosine at the smallest N that counts as copying.
     pub copy_cosine: f64,
+    /// Smallest mean class confidence (the classifier's largest softmax probability) of both
+    /// models' samples at the largest N (issue 12's target: 0.8); also the per-image threshold of
+    /// the "confident" fraction.
+    pub min_confidence: f64,
+    /// Smallest held-out accuracy of the sample-quality classifier.
+    pub min_classifier_accuracy: f64,
+    /// Training steps of the sample-quality classifier (`ClassifierConfig::fashion_mnist`'s when
+    /// absent).
+    #[serde(default)]
+    pub classifier_steps: Option<usize>,
+}
+
+/// Whose images a row of the sample-quality table describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Samples of the model trained on S1.
+    ModelA,
+    /// Samples of the model trained on S2.
+    ModelB,
+    /// Samples of the exact memoriser of the largest N's S1 set, from the same noise.
+    Memorizer,
+    /// The first images of the largest N's S1 set, as many as there are samples.
+    Training,
+    /// The held-out images (the sweep's test block), the Fréchet distance's reference.
+    HeldOut,
+}
+
+impl Source {
+    /// The row's name in the table.
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::ModelA => "model A (S1)",
+            Source::ModelB => "model B (S2)",
+            Source::Memorizer => "memorizer of S1",
+            Source::Training => "S1 training images",
+            Source::HeldOut => "held-out images",
+        }
+    }
+}
+
+/// One row of the sample-quality table.
+#[derive(Debug, Serialize)]
+pub struct QualityRow {
+    /// Whose images.
+    pub source: Source,
+    /// The training-set size (none for the held-out images).
+    pub n: Option<usize>,
+    /// The classifier's confidence.
+    pub confidence: Confidence,
+    /// Fréchet distance to the held-out images in the classifier's feature space (none for the
+    /// held-out images themselves, or for fewer than 2 images).
+    pub frechet: Option<f64>,
+    /// Mean cosine similarity with the closest image of the row's training set (S1 for the
+    /// memoriser and the held-out images; none for the training images, which are in it).
+    pub closest_train_cosine: Option<f64>,
+}
+
+/// Sample quality as numbers (issue 12).
+#[derive(Debug, Serialize)]
+pub struct Quality {
+    /// The classifier.
+    pub classifier: ClassifierInfo,
+    /// Its class names, in label order.
+    pub classes: Vec<String>,
+    /// One row per model and N, then the references.
+    pub rows: Vec<QualityRow>,
+}
+
+/// The sample-quality measurement, or why there is none.
+#[derive(Debug, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum QualityOutcome {
+    /// Measured.
+    Measured(Quality),
+    /// Not measured.
+    Skipped {
+        /// Why, one line.
+        reason: String,
+    },
 }
 
 /// One N of Fig. 2.
@@ -66,6 +165,79 @@ pub struct Results {
     pub description: String,
     /// One entry per N.
     pub per_n: Vec<PerN>,
+    /// Sample quality: classifier confidence and Fréchet distance.
+    pub quality: QualityOutcome,
+}
+
+/// What the quality measurement carries through the N loop: the classifier, the held-out images'
+/// features and the rows so far.
+struct QualityRun {
+    classifier: Classifier,
+    info: ClassifierInfo,
+    classes: Vec<String>,
+    held_out: Tensor,
+    held_out_features: Tensor,
+    rows: Vec<QualityRow>,
+}
+
+impl QualityRun {
+    /// The classifier's confidence and the Fréchet distance to the held-out images of `images`.
+    fn row(
+        &self,
+        source: Source,
+        n: Option<usize>,
+        images: &Tensor,
+        closest_train_cosine: Option<f64>,
+        threshold: f64,
+    ) -> Result<QualityRow> {
+        let (confidence, features) = assess(&self.classifier, images, threshold)
+            .with_context(|| format!("classifying {} (N = {n:?})", source.label()))?;
+        let frechet = if features.size()[0] >= 2 {
+            Some(frechet_distance(&features, &self.held_out_features)?)
+        } else {
+            None
+        };
+        Ok(QualityRow {
+            source,
+            n,
+            confidence,
+            frechet,
+            closest_train_cosine,
+        })
+    }
+}
+
+/// Samples of `denoiser` in chunks of at most `chunk` (the same samples as one call: sample i uses
+/// noise stream i), and how many stopped before σ_L.
+fn sample_chunked(
+    denoiser: &Memorizer,
+    scfg: &SamplerConfig,
+    n_samples: usize,
+    shape: [i64; 3],
+    chunk: usize,
+) -> Result<(Tensor, usize)> {
+    let mut parts = Vec::new();
+    let mut unfinished = 0;
+    let mut start = 0;
+    while start < n_samples {
+        let len = chunk.max(1).min(n_samples - start);
+        let cfg = SamplerConfig {
+            first_sample_index: scfg.first_sample_index + start as u64,
+            ..scfg.clone()
+        };
+        let run = sample(denoiser, &cfg, len, shape)?;
+        unfinished += count_unfinished(&run);
+        parts.push(run.samples);
+        start += len;
+    }
+    Ok((Tensor::f_cat(&parts, 0)?, unfinished))
+}
+
+fn count_unfinished(run: &SampleRun) -> usize {
+    run.traces
+        .iter()
+        .filter(|t| t.stop != StopReason::Converged)
+        .count()
 }
 
 /// Fig. 2.
@@ -80,6 +252,20 @@ impl Experiment for Fig2 {
 
     fn validate(cfg: &Config) -> Result<()> {
         anyhow::ensure!(cfg.n_samples > 0, "fig2.n_samples must be at least 1");
+        anyhow::ensure!(
+            cfg.min_confidence.is_finite() && cfg.min_confidence > 0.0 && cfg.min_confidence <= 1.0,
+            "fig2.min_confidence must be in (0, 1], got {}",
+            cfg.min_confidence
+        );
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&cfg.min_classifier_accuracy),
+            "fig2.min_classifier_accuracy must be in [0, 1], got {}",
+            cfg.min_classifier_accuracy
+        );
+        anyhow::ensure!(
+            cfg.classifier_steps != Some(0),
+            "fig2.classifier_steps must be at least 1, got 0"
+        );
         Ok(())
     }
 
@@ -102,6 +288,28 @@ impl Experiment for Fig2 {
                 crate::lab::recipe::list(&sweep.ns)
             );
         }
+        let mut quality = match sweep.data.classes() {
+            Ok(classes) => {
+                let (classifier, info) = lab.sweep_classifier(&sweep, cfg.classifier_steps)?;
+                let test = sweep
+                    .split(data.images.dim().0, ns.first().copied().unwrap_or(1))?
+                    .test_of(data.images.view())?;
+                let held_out = images_to_batch(&test);
+                let (_, held_out_features) = assess(&classifier, &held_out, cfg.min_confidence)?;
+                Ok(QualityRun {
+                    classifier,
+                    info,
+                    classes: classes.iter().map(|c| c.to_string()).collect(),
+                    held_out,
+                    held_out_features,
+                    rows: Vec::new(),
+                })
+            }
+            Err(why) => Err(format!(
+                "{why:#}, so the sample-quality rows (classifier confidence, Fréchet distance) are skipped"
+            )),
+        };
+        let mut last_train: Option<Array3<f32>> = None;
         let mut per_n = Vec::new();
         for &n in &ns {
             let (ma, ta) = lab.sweep_model(&sweep, n, Half::S1)?;
@@ -114,12 +322,6 @@ impl Experiment for Fig2 {
                 ra.initial.equal(&rb.initial),
                 "models A and B did not start from the same noise"
             );
-            let unfinished = |run: &gahb_diffusion::SampleRun| {
-                run.traces
-                    .iter()
-                    .filter(|t| t.stop != StopReason::Converged)
-                    .count()
-            };
             let comparison = compare_models(
                 &ra.samples,
                 &rb.samples,
@@ -139,20 +341,91 @@ impl Experiment for Fig2 {
             for near in comparison.a_nearest_train.iter().take(show) {
                 tiles.push(ta.slice(s![near.index, .., ..]).to_owned());
             }
+            if let Ok(q) = &mut quality {
+                let a = q.row(
+                    Source::ModelA,
+                    Some(n),
+                    &ra.samples,
+                    Some(comparison.stats_a_train.mean),
+                    cfg.min_confidence,
+                )?;
+                let b = q.row(
+                    Source::ModelB,
+                    Some(n),
+                    &rb.samples,
+                    Some(comparison.stats_b_train.mean),
+                    cfg.min_confidence,
+                )?;
+                q.rows.extend([a, b]);
+            }
             per_n.push(PerN {
                 n,
                 steps: ra.traces.iter().map(|t| t.steps).max().unwrap_or(0),
                 overhead: ra.timing.overhead_fraction(),
-                unfinished: [unfinished(&ra), unfinished(&rb)],
+                unfinished: [count_unfinished(&ra), count_unfinished(&rb)],
                 comparison,
                 tiles,
             });
+            last_train = Some(ta);
         }
+        let quality = match (quality, last_train) {
+            (Ok(mut q), Some(train)) => {
+                let n = train.dim().0;
+                let mean_cos = |images: &Tensor| -> Result<f64> {
+                    let near = nearest_images(images, &images_to_batch(&train))?;
+                    Ok(near.iter().map(|x| x.cosine).sum::<f64>() / near.len().max(1) as f64)
+                };
+                let train_batch = images_to_batch(&train).f_to_device(lab.device)?;
+                let memorizer = Memorizer::new(&train_batch, NoiseLevel::blind())?;
+                let chunk = MEMORIZER_ENTRIES / (MEMORIZER_GRID * n).max(1);
+                let (mem, mem_unfinished) =
+                    sample_chunked(&memorizer, &scfg, cfg.n_samples, [1, size, size], chunk)
+                        .with_context(|| format!("sampling the memoriser, N = {n}"))?;
+                if mem_unfinished > 0 {
+                    eprintln!(
+                        "  fig2: {mem_unfinished} of {} memoriser samples stopped before σ_L",
+                        cfg.n_samples
+                    );
+                }
+                let mem_cos = mean_cos(&mem)?;
+                let row = q.row(
+                    Source::Memorizer,
+                    Some(n),
+                    &mem,
+                    Some(mem_cos),
+                    cfg.min_confidence,
+                )?;
+                q.rows.push(row);
+                let k = cfg.n_samples.min(n);
+                let subset = images_to_batch(&train.slice(s![..k, .., ..]).to_owned());
+                let row = q.row(Source::Training, Some(n), &subset, None, cfg.min_confidence)?;
+                q.rows.push(row);
+                let held_cos = mean_cos(&q.held_out)?;
+                let (confidence, _) = assess(&q.classifier, &q.held_out, cfg.min_confidence)?;
+                q.rows.push(QualityRow {
+                    source: Source::HeldOut,
+                    n: None,
+                    confidence,
+                    frechet: None,
+                    closest_train_cosine: Some(held_cos),
+                });
+                QualityOutcome::Measured(Quality {
+                    classifier: q.info,
+                    classes: q.classes,
+                    rows: q.rows,
+                })
+            }
+            (Ok(_), None) => QualityOutcome::Skipped {
+                reason: "fig2.ns is empty".into(),
+            },
+            (Err(reason), _) => QualityOutcome::Skipped { reason },
+        };
         Ok(Results {
             description: data.description.clone(),
             sweep,
             sampler: scfg,
             per_n,
+            quality,
         })
     }
 
@@ -257,6 +530,184 @@ impl Experiment for Fig2 {
                 "sample-to-train mass moves left",
             ));
         }
-        Ok(())
+        present_quality(cfg, &r.quality, page)
+    }
+}
+
+/// The sample-quality table, its checks and notes.
+fn present_quality(cfg: &Config, quality: &QualityOutcome, page: &mut Page) -> Result<()> {
+    let q = match quality {
+        QualityOutcome::Measured(q) => q,
+        QualityOutcome::Skipped { reason } => {
+            page.note(format!("Sample quality: {reason}."));
+            return Ok(());
+        }
+    };
+    let c = &q.classifier;
+    page.note(format!(
+        "Sample quality: a classifier (convs {:?}, {} features, {} steps of {} images, seed {}) trained on {} labelled images outside the sweep's test block, {}; accuracy {:.3} on the {} held-out images ({:.3} on its training images). Confidence is its largest softmax probability (samples clamped to [0, 1]); FD is the Fréchet distance of its features to the held-out images' (biased upward for few images: compare rows of the same size).",
+        c.config.channels,
+        c.config.feature_dim,
+        c.config.steps,
+        c.config.batch_size,
+        c.config.seed,
+        c.n_train,
+        match (c.cached, c.train_seconds) {
+            (true, _) => "loaded from the cache".to_string(),
+            (false, Some(s)) => format!("trained in {s:.0} s"),
+            (false, None) => "trained".to_string(),
+        },
+        c.held_out_accuracy,
+        c.n_held_out,
+        c.train_accuracy.unwrap_or(f64::NAN),
+    ));
+    let mut table = Table::new([
+        "model".to_string(),
+        "N".to_string(),
+        "images".to_string(),
+        "mean confidence".to_string(),
+        format!("confidence ≥ {}", cfg.min_confidence),
+        "top class".to_string(),
+        "FD to held-out".to_string(),
+        "mean closest-train cosine".to_string(),
+    ]);
+    let opt =
+        |v: Option<f64>, digits: usize| v.map_or("—".to_string(), |v| format!("{v:.digits$}"));
+    for row in &q.rows {
+        let top = row
+            .confidence
+            .top_class()
+            .map_or("—".to_string(), |(k, count)| {
+                format!("{} ({count})", q.classes.get(k).map_or("?", String::as_str))
+            });
+        table.row(vec![
+            row.source.label().to_string(),
+            row.n.map_or("—".to_string(), |n| n.to_string()),
+            row.confidence.n.to_string(),
+            format!("{:.3}", row.confidence.mean),
+            format!("{:.0}%", 100.0 * row.confidence.confident_fraction),
+            top,
+            opt(row.frechet, 2),
+            opt(row.closest_train_cosine, 3),
+        ]);
+    }
+    page.table(table, Some("quality.csv"))?;
+    page.check(Check::compare(
+        "the sample-quality classifier's held-out accuracy",
+        Num::plain(c.held_out_accuracy, 3),
+        Cmp::AtLeast(cfg.min_classifier_accuracy),
+        "(not in the paper: a measuring instrument)",
+    ));
+    let find =
+        |source: Source, n: usize| q.rows.iter().find(|r| r.source == source && r.n == Some(n));
+    let model_ns: Vec<usize> = q
+        .rows
+        .iter()
+        .filter(|r| r.source == Source::ModelA)
+        .filter_map(|r| r.n)
+        .collect();
+    if let (Some(&first), Some(&last)) = (model_ns.first(), model_ns.last()) {
+        if let (Some(a), Some(b)) = (find(Source::ModelA, last), find(Source::ModelB, last)) {
+            page.check(Check::all(
+                format!("samples at N = {last} are classified into a class with confidence"),
+                &[
+                    ("A", Num::plain(a.confidence.mean, 3), Cmp::AtLeast(cfg.min_confidence)),
+                    ("B", Num::plain(b.confidence.mean, 3), Cmp::AtLeast(cfg.min_confidence)),
+                ],
+                format!(
+                    "A {:.3}, B {:.3} (held-out images {:.3})",
+                    a.confidence.mean,
+                    b.confidence.mean,
+                    q.rows
+                        .iter()
+                        .find(|r| r.source == Source::HeldOut)
+                        .map_or(f64::NAN, |r| r.confidence.mean)
+                ),
+                "at N = 10^5 samples are high-quality images (issue 12's target: mean confidence ≥ 0.8)",
+            ));
+        }
+        let fd = |n| find(Source::ModelA, n).and_then(|r| r.frechet);
+        if let (true, Some(f), Some(l)) = (first != last, fd(first), fd(last)) {
+            page.check(Check::falls(
+                format!("model A's samples come closer to held-out images from N = {first} to N = {last} (FD)"),
+                f,
+                l,
+                format!("{l:.2} (vs {f:.2} at N = {first})"),
+                "small N copies a few training images; large N draws new images of the class",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        toml::from_str(
+            "n_samples = 4\nn_show = 2\ncopy_cosine = 0.9\nmin_confidence = 0.8\nmin_classifier_accuracy = 0.8\n",
+        )
+        .expect("config")
+    }
+
+    #[test]
+    fn thresholds_are_validated_by_name() {
+        Fig2::validate(&config()).expect("valid");
+        for (bad, key) in [
+            (
+                Config {
+                    min_confidence: 1.5,
+                    ..config()
+                },
+                "fig2.min_confidence",
+            ),
+            (
+                Config {
+                    min_confidence: 0.0,
+                    ..config()
+                },
+                "fig2.min_confidence",
+            ),
+            (
+                Config {
+                    min_classifier_accuracy: -0.1,
+                    ..config()
+                },
+                "fig2.min_classifier_accuracy",
+            ),
+            (
+                Config {
+                    classifier_steps: Some(0),
+                    ..config()
+                },
+                "fig2.classifier_steps",
+            ),
+        ] {
+            let e = format!("{:#}", Fig2::validate(&bad).expect_err(key));
+            assert!(e.contains(key) && !e.contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_skipped_quality_is_said_in_the_report() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut page = Page::for_test(dir.path());
+        let reason = "dataset `calpha` has no class labels: only fashion-mnist and mnist do";
+        present_quality(
+            &config(),
+            &QualityOutcome::Skipped {
+                reason: reason.into(),
+            },
+            &mut page,
+        )
+        .expect("present");
+        let section = page.into_section();
+        assert!(
+            section.notes.iter().any(|n| n.contains(reason)),
+            "{:?}",
+            section.notes
+        );
+        assert!(section.checks.is_empty());
     }
 }

@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use anyhow::{Context, Result};
-use gahb_denoiser::{Model, ModelConfig};
-use ndarray::Array3;
+use gahb_denoiser::{Classifier, ClassifierConfig, Model, ModelConfig};
+use ndarray::{concatenate, s, Array3, Axis};
 use tch::Device;
 
 use crate::lab::data::{self, DataEnv, DataSpec, Loaded};
 use crate::lab::eval::{paper_sigmas, psnr_curve};
+use crate::lab::quality::{ClassifierInfo, ClassifierStore, Labelled};
 use crate::lab::recipe::{RunSettings, TrainSpec};
 use crate::lab::seed::derive_seed;
 use crate::lab::store::{ModelSpec, ModelStore, TrainedInfo};
@@ -33,6 +34,8 @@ pub struct Lab {
     pub data_env: DataEnv,
     /// The content-addressed model store.
     pub store: ModelStore,
+    /// The content-addressed store of sample-quality classifiers.
+    pub classifiers: ClassifierStore,
     /// How trainings are carried out.
     pub run: RunSettings,
     loaded: RefCell<HashMap<String, Rc<Loaded>>>,
@@ -58,6 +61,7 @@ impl Lab {
         run: RunSettings,
     ) -> Self {
         let store = ModelStore::new(&data_env.cache);
+        let classifiers = ClassifierStore::new(&data_env.cache);
         Self {
             seed,
             device,
@@ -65,6 +69,7 @@ impl Lab {
             sweep,
             data_env,
             store,
+            classifiers,
             run,
             loaded: RefCell::default(),
             curves: RefCell::default(),
@@ -157,6 +162,58 @@ impl Lab {
     /// denoiser measured with it sees the same noisy images as the sweep models' curves.
     pub fn sweep_noise_seed(&self, set: &str) -> u64 {
         derive_seed(self.seed_of("sweep-curves"), set)
+    }
+
+    /// The sample-quality classifier of the sweep's data (issue 12): `ClassifierConfig::fashion_mnist`
+    /// at the sweep's image size with the set's classes, `steps` steps when given, seeded from the
+    /// profile seed; trained on every labelled image outside the sweep's test block and measured on
+    /// that block, which Fig. 2 also takes as its held-out images. Trained once, then loaded from
+    /// the classifier store. Data without labels is a one-line error naming the dataset.
+    pub fn sweep_classifier(
+        &self,
+        sweep: &SweepSpec,
+        steps: Option<usize>,
+    ) -> Result<(Classifier, ClassifierInfo)> {
+        let classes = sweep.data.classes()?;
+        let data = self.sweep_data(sweep)?;
+        let labels = data::labels(&self.data_env, &sweep.data)?;
+        let total = data.images.dim().0;
+        anyhow::ensure!(
+            labels.len() == total,
+            "{}: {total} images but {} labels",
+            sweep.data.name(),
+            labels.len()
+        );
+        let size = sweep.data.size().context("sweep.data needs a size")? as i64;
+        let mut cfg = ClassifierConfig::fashion_mnist(size);
+        cfg.n_classes = classes.len() as i64;
+        cfg.steps = steps.unwrap_or(cfg.steps);
+        cfg.seed = self.seed_of("sweep-classifier");
+        let n0 = *sweep.ns.first().context("sweep.ns is empty")?;
+        let test = sweep.split(total, n0)?.test;
+        let images = &data.images;
+        let train_images = concatenate(
+            Axis(0),
+            &[
+                images.slice(s![..test.start, .., ..]),
+                images.slice(s![test.end.., .., ..]),
+            ],
+        )?;
+        let train_labels = [&labels[..test.start], &labels[test.end..]].concat();
+        let held_out = images.slice(s![test.clone(), .., ..]).to_owned();
+        self.classifiers.get_or_train(
+            &format!("{} classifier", sweep.data.name()),
+            &cfg,
+            Labelled {
+                images: &train_images,
+                labels: &train_labels,
+            },
+            Labelled {
+                images: &held_out,
+                labels: &labels[test],
+            },
+            self.device,
+        )
     }
 
     /// The train and test curves of the S1 model of every N of `sweep`, measured once per run

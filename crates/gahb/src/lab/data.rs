@@ -12,8 +12,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use gahb_data::{
-    default_raw_dir, load_real, pad_to, resize_all, source_files, Cache, CelebaConfig, CropMode,
-    DatasetMeta, FolderConfig, Prepared, RealSet,
+    default_raw_dir, load_real, load_real_labels, pad_to, resize_all, source_files, Cache,
+    CelebaConfig, CropMode, DatasetMeta, FolderConfig, Prepared, RealSet, LABELLED_SETS,
 };
 use gahb_synth::{generate_calpha, generate_disks, CAlphaConfig, DiskConfig};
 use ndarray::{s, Array3};
@@ -287,6 +287,21 @@ impl DataSpec {
         d
     }
 
+    /// The names of the classes of the set's labels, in label order, or a one-line error naming
+    /// the dataset when it has no labels (faces, folders, C^α images, disks).
+    pub fn classes(&self) -> Result<&'static [&'static str]> {
+        let names = match self {
+            DataSpec::Real { set, .. } => set.class_names(),
+            _ => None,
+        };
+        names.ok_or_else(|| {
+            anyhow::Error::new(gahb_data::Error::NoLabels {
+                dataset: self.name(),
+                labelled: LABELLED_SETS,
+            })
+        })
+    }
+
     /// Checks the numbers.
     pub fn validate(&self) -> Result<()> {
         if let Some(size) = self.size() {
@@ -387,6 +402,20 @@ pub fn prepare_keyed(env: &DataEnv, spec: &DataSpec, seed: u64, key: &str) -> Re
         description,
         meta: p.meta,
         from_cache: hit,
+    })
+}
+
+/// The class labels of `spec`'s images: one per image of [`prepare`]'s stack, in its order (real
+/// sets are never deduplicated or reordered). A set without labels is a one-line error naming it
+/// ([`DataSpec::classes`]).
+pub fn labels(env: &DataEnv, spec: &DataSpec) -> Result<Vec<u8>> {
+    spec.classes()?;
+    let DataSpec::Real { set, .. } = spec else {
+        bail!("invariant: only real sets have classes")
+    };
+    let raw = default_raw_dir(&env.root, *set);
+    load_real_labels(*set, &raw).with_context(|| {
+        format!("loading the labels of {set}: fetch it with `cargo xtask datasets fetch {set}`")
     })
 }
 
@@ -663,6 +692,41 @@ mod tests {
         let json = serde_json::to_string(&c).expect("json");
         let back: DataSpec = serde_json::from_str(&json).expect("back");
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn a_set_without_labels_is_named_in_one_line() {
+        let env = DataEnv {
+            root: PathBuf::from("/nonexistent"),
+            cache: PathBuf::from("/nonexistent"),
+            celeba: None,
+        };
+        for (text, name) in [
+            (
+                r#"data = { name = "calpha", size = 16, alpha = 2.0, n = 4 }"#,
+                "calpha",
+            ),
+            (r#"data = { name = "faces", size = 32 }"#, "faces"),
+            (
+                r#"data = { name = "folder", path = "x", size = 32 }"#,
+                "folder",
+            ),
+            (r#"data = { name = "orl-faces", size = 32 }"#, "orl-faces"),
+        ] {
+            let spec = parse(text).expect("parse");
+            let e = format!("{:#}", labels(&env, &spec).expect_err(text));
+            assert!(
+                e.contains(&format!("`{name}` has no class labels")) && !e.contains('\n'),
+                "{text}: {e}"
+            );
+        }
+        let fashion = parse(r#"data = { name = "fashion-mnist", size = 32 }"#).expect("parse");
+        assert_eq!(fashion.classes().expect("labelled").len(), 10);
+        let e = format!("{:#}", labels(&env, &fashion).expect_err("not fetched"));
+        assert!(
+            e.contains("cargo xtask datasets fetch fashion-mnist"),
+            "{e}"
+        );
     }
 
     #[test]

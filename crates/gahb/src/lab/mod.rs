@@ -9,6 +9,8 @@
 //!   crate's `ModelConfig` and `TrainConfig` as they are) and the training images' bytes.
 //! - [`sweep`]: the S1/S2 N-sweep shared by Figs. 1, 2, 3, 6 and 15, and its measured PSNR curves.
 //! - [`eval`]: PSNR curves at the paper's 15 noise levels.
+//! - [`quality`]: sample quality as numbers: the classifier store (a small classifier of a labelled
+//!   set, keyed by its config and data) and the class confidence of a set of images.
 //! - [`spectral`]: the Jacobian eigen-analysis and its figures.
 //! - [`seed`]: the one seed-derivation scheme.
 //! - [`io`]: atomic file writes and CSV.
@@ -21,6 +23,7 @@ pub mod context;
 pub mod data;
 pub mod eval;
 pub mod io;
+pub mod quality;
 pub mod recipe;
 pub mod seed;
 pub mod spectral;

@@ -73,6 +73,8 @@ pub enum Cmp {
     Below(f64),
     /// value ≤ threshold.
     AtMost(f64),
+    /// value ≥ threshold.
+    AtLeast(f64),
 }
 
 impl Cmp {
@@ -81,6 +83,7 @@ impl Cmp {
             Cmp::Above(t) => v > t,
             Cmp::Below(t) => v < t,
             Cmp::AtMost(t) => v <= t,
+            Cmp::AtLeast(t) => v >= t,
         }
     }
 
@@ -89,6 +92,7 @@ impl Cmp {
             Cmp::Above(t) => (">", t),
             Cmp::Below(t) => ("<", t),
             Cmp::AtMost(t) => ("≤", t),
+            Cmp::AtLeast(t) => ("≥", t),
         };
         if unit.is_empty() {
             format!("{op} {t}")
@@ -236,6 +240,10 @@ mod tests {
         assert_eq!(c.ours, "3.50 dB");
         let c = Check::compare("gain", Num::db(2.5), Cmp::Above(3.0), "> 0");
         assert!(!c.pass);
+        let at_least = Check::compare("c", Num::plain(0.8, 2), Cmp::AtLeast(0.8), "");
+        assert!(at_least.pass, "≥ holds at the threshold");
+        assert_eq!(at_least.criterion, "≥ 0.8");
+        assert!(!Check::compare("c", Num::plain(0.79, 2), Cmp::AtLeast(0.8), "").pass);
         let nan = Check::compare("x", Num::plain(f64::NAN, 2), Cmp::Below(1.0), "");
         assert!(!nan.pass, "a NaN never passes");
         let sci = Check::compare("r", Num::sci(2e-5), Cmp::Below(1e-3), "");
