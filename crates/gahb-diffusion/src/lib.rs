@@ -9,8 +9,8 @@
 //! * [`scale_space`]: y = x + σz, Gaussian blur at scale t = σ², the score (f(y) − y)/σ².
 //! * [`sampler`]: Algorithm 1 (PAPER.md §4), batched, seeded per sample, with traces and timing.
 //! * [`mod@reference`]: the Wiener denoiser of a Gaussian prior and the memoriser of a training set.
-//! * [`bias_free`]: the best bias-free (homogeneous) denoiser of a training set at a known σ, the
-//!   attainable optimum of a memorising bias-free network.
+//! * [`bias_free`]: the best bias-free (homogeneous) denoiser of a training set, at a known σ (a
+//!   bound) or blind over the training law of σ (what a memorising bias-free network converges to).
 //! * [`manifolds`]: optimal denoisers with known MSE: projections onto a ray (Fig. 19) and a cone of
 //!   sinusoids (Fig. 20), and the Wiener filter of a stationary Gaussian class in the DFT domain.
 //! * [`compare`]: cosine similarities, nearest training images and histograms (PAPER.md §3, Fig. 2).
@@ -25,7 +25,7 @@ pub mod reference;
 pub mod sampler;
 pub mod scale_space;
 
-pub use bias_free::{log_radial_moment, BiasFreeMemorizer};
+pub use bias_free::{log_radial_moment, BiasFreeMemorizer, NoisePrior, Optimum};
 pub use compare::{
     compare_models, histogram, nearest_images, nearest_images_chunked, paired_similarity, stats,
     ComparisonReport, Histogram, HistogramSpec, Nearest, Stats,

@@ -2,11 +2,14 @@
 //! `bias_free.rs`): the radial moments against closed forms and their recursion, homogeneity, the
 //! σ² error per image of one training image at small σ (where the memorizer is exact), and
 //! optimality among homogeneous denoisers (the error is orthogonal to the output; the ray
-//! projection fails that test and does worse).
+//! projection fails that test and does worse); the blind optimum is orthogonal over the training
+//! law of σ and the loss weight, where the known-σ optimum fails.
 
 mod common;
 
-use gahb_diffusion::{log_radial_moment, BiasFreeMemorizer, Memorizer, NoiseLevel, Ray};
+use gahb_diffusion::{
+    log_radial_moment, BiasFreeMemorizer, Memorizer, NoiseLevel, NoisePrior, Optimum, Ray,
+};
 use gahb_tensor::Denoiser;
 use tch::{Device, Kind, Tensor};
 
@@ -181,6 +184,96 @@ fn optimal_among_homogeneous_denoisers() {
     assert!(mse_m3 < mse3, "memorizer {mse_m3} vs bias-free {mse3}");
 }
 
+/// The weighted mean of ⟨f(y), f(y) − x⟩ over the blind training law, as a z-score: noisy copies
+/// x_(j mod n) + σ_j z_j with σ_j from `prior` (σ_max·U^(1/(a+1)) has density ∝ σ^a), each term
+/// weighted by the loss weight at σ_j; also the weighted mean squared error per image.
+fn blind_orthogonality(f: &dyn Denoiser, x: &Tensor, prior: &NoisePrior, k: usize) -> (f64, f64) {
+    let shape = x.size();
+    let idx: Vec<i64> = (0..k as i64).map(|j| j % shape[0]).collect();
+    let x = x
+        .to_kind(Kind::Double)
+        .index_select(0, &Tensor::from_slice(&idx));
+    let u = gahb_tensor::random::uniform(8, 0, k, &[1], Device::Cpu)
+        .expect("uniforms")
+        .to_kind(Kind::Double)
+        .reshape([k as i64]);
+    let sigma = u.pow_tensor_scalar(1.0 / (prior.density_power + 1.0)) * prior.sigma_max;
+    let weight = if prior.weight_power == 0.0 {
+        sigma.ones_like()
+    } else {
+        sigma
+            .clamp_min(prior.weight_floor)
+            .pow_tensor_scalar(-prior.weight_power)
+    };
+    let z = gahb_tensor::random::standard_normal(9, 0, k, &shape[1..], Device::Cpu)
+        .expect("noise")
+        .to_kind(Kind::Double);
+    let y = &x + z * sigma.reshape([k as i64, 1, 1, 1]);
+    let out = f.denoise(&y).expect("denoise").to_kind(Kind::Double);
+    let err = (&out - &x).reshape([k as i64, -1]);
+    let dot = (out.reshape([k as i64, -1]) * &err).sum_dim_intlist(
+        [1i64].as_slice(),
+        false,
+        Kind::Double,
+    ) * &weight;
+    let mse = scalar(
+        &(err
+            .square()
+            .sum_dim_intlist([1i64].as_slice(), false, Kind::Double)
+            * &weight)
+            .mean(Kind::Double),
+    );
+    let mean = scalar(&dot.mean(Kind::Double));
+    let sd = scalar(&dot.std(true));
+    (mse, mean / (sd / (k as f64).sqrt()))
+}
+
+#[test]
+fn blind_optimum_is_optimal_over_the_training_law() {
+    // Two 2×2 images (few pixels, so σ is poorly known from the direction of y and the prior
+    // matters: dropping the factor σ of dσ = σ·d log σ fails this test); the unweighted loss with
+    // σ ~ U(0, 1], and the quick profile's recipe (σ = U², loss ÷ max(σ, 0.01)). The blind
+    // optimum's error is orthogonal to its output over the training law (rescaling cannot lower
+    // the training loss); the known-σ optimum at σ = 0.5, homogeneous too, is not, and has a
+    // larger training loss.
+    common::single_thread();
+    let train = images(2, 2, 10);
+    let quick = NoisePrior {
+        sigma_max: 1.0,
+        density_power: -0.5,
+        weight_power: 1.0,
+        weight_floor: 0.01,
+    };
+    for prior in [NoisePrior::uniform(1.0), quick] {
+        let f = BiasFreeMemorizer::blind(&train, prior).expect("blind");
+        assert_eq!(f.optimum(), Optimum::Blind(prior));
+        let (loss, z) = blind_orthogonality(&f, &train, &prior, 2500);
+        assert!(z.abs() < 4.0, "{prior:?}: E ω⟨f, f − x⟩ ≠ 0, z = {z}");
+        let known = f.with_sigma(0.5).expect("known");
+        let (loss_known, z_known) = blind_orthogonality(&known, &train, &prior, 2500);
+        assert!(
+            z_known.abs() > 6.0,
+            "{prior:?}: the known-σ optimum passes: z = {z_known}"
+        );
+        assert!(
+            loss < loss_known,
+            "{prior:?}: {loss} vs known-σ {loss_known}"
+        );
+        // Homogeneous, and at small σ as good as the known-σ optimum (σ² per image at N = 1).
+        let y = (images(3, 2, 11) * 1.3 - 0.2).to_kind(Kind::Double);
+        let (fy, f2y) = (
+            f.denoise(&y).expect("f(y)"),
+            f.denoise(&(&y * 2.0)).expect("f(2y)"),
+        );
+        let rel = scalar(&(&f2y - &fy * 2.0).abs().max()) / scalar(&fy.abs().max());
+        assert!(rel < 1e-9, "{prior:?}: f(2y) ≠ 2f(y), relative {rel}");
+    }
+    let one = images(1, 8, 12);
+    let blind = BiasFreeMemorizer::blind(&one, NoisePrior::uniform(1.0)).expect("blind");
+    let (mse, _) = mse_and_orthogonality(&blind, &one, 0.01, 1000);
+    check(mse / 1e-4, 1.0, 0.15, "blind MSE/σ² at σ = 0.01");
+}
+
 #[test]
 fn bad_input_is_rejected() {
     common::single_thread();
@@ -193,4 +286,40 @@ fn bad_input_is_rejected() {
     assert!(f
         .denoise(&Tensor::zeros([1, 1, 4, 5], (Kind::Float, Device::Cpu)))
         .is_err());
+    let base = NoisePrior::uniform(1.0);
+    for (prior, needle) in [
+        (
+            NoisePrior {
+                sigma_max: 0.0,
+                ..base
+            },
+            "sigma_max = 0",
+        ),
+        (
+            NoisePrior {
+                density_power: -1.0,
+                ..base
+            },
+            "a = -1",
+        ),
+        (
+            NoisePrior {
+                weight_power: -1.0,
+                ..base
+            },
+            "weight_power = -1",
+        ),
+        (
+            NoisePrior {
+                weight_floor: f64::NAN,
+                ..base
+            },
+            "weight_floor = NaN",
+        ),
+    ] {
+        let e = BiasFreeMemorizer::blind(&train, prior)
+            .expect_err("bad prior")
+            .to_string();
+        assert!(e.contains(needle) && !e.contains('\n'), "{e}");
+    }
 }

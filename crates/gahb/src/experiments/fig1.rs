@@ -4,10 +4,13 @@
 //!
 //! For the memorising sizes (N ≤ `memorize_max_n`) the train curve is also set against the exact
 //! optima of the training set on the same noisy images: the memorizer (the MMSE denoiser of the
-//! empirical distribution, gahb-diffusion `Memorizer`) and the best bias-free denoiser
-//! (gahb-diffusion `BiasFreeMemorizer`). A bias-free network is homogeneous and cannot represent
-//! the memorizer (at N = 1 it returns the training image whatever the input, with infinite PSNR),
-//! so the gap that training can close, and the one checked, is the gap to the bias-free optimum.
+//! empirical distribution, gahb-diffusion `Memorizer`), the best bias-free denoiser at each known
+//! σ, and the best blind bias-free denoiser for the model's training law of σ and loss weight
+//! (gahb-diffusion `BiasFreeMemorizer`, known and blind). A bias-free network is homogeneous and
+//! cannot represent the memorizer (at N = 1 it returns the training image whatever the input, with
+//! infinite PSNR); a blind one cannot use σ either. The blind bias-free optimum minimises the
+//! model's own training loss over every function it could represent, so the gap that training can
+//! close, and the one checked, is the gap to it.
 
 use anyhow::{Context, Result};
 use gahb_denoiser::PsnrRow;
@@ -34,8 +37,9 @@ pub struct Config {
     pub memorize_gap_db: f64,
     /// Largest |train − test| gap (dB, at every noise level) that counts as generalization.
     pub generalize_gap_db: f64,
-    /// Largest accepted shortfall (dB) of a memorising model's train output PSNR below the optimal
-    /// bias-free denoiser of its training set, at every noise level (N ≤ `memorize_max_n`).
+    /// Largest accepted gap 10·log10(MSE_ours / MSE_optimum) (dB) of a memorising model's train
+    /// error to the optimal blind bias-free denoiser of its training set, at every noise level
+    /// (N ≤ `memorize_max_n`).
     pub max_optimum_gap_db: f64,
 }
 
@@ -51,19 +55,23 @@ pub struct OptimumLevel {
     /// The memorizer's (the exact MMSE denoiser of the training set; +∞ where it is exact, written
     /// as null in JSON).
     pub memorizer: f64,
-    /// The optimal bias-free denoiser's.
-    pub bias_free: f64,
+    /// The optimal bias-free denoiser's at this known σ (a bound for any bias-free denoiser).
+    pub bias_free_known: f64,
+    /// The optimal blind bias-free denoiser's (the minimiser of the model's training loss).
+    pub bias_free_blind: f64,
     /// The model's mean squared error per pixel.
     pub ours_mse: f64,
-    /// The bias-free optimum's mean squared error per pixel.
-    pub bias_free_mse: f64,
+    /// The known-σ bias-free optimum's mean squared error per pixel.
+    pub known_mse: f64,
+    /// The blind bias-free optimum's mean squared error per pixel.
+    pub blind_mse: f64,
 }
 
 impl OptimumLevel {
-    /// How far (dB) the model lies above the bias-free optimum in mean squared error,
+    /// How far (dB) the model lies above the blind bias-free optimum in mean squared error,
     /// 10·log10(MSE_ours / MSE_optimum).
     pub fn gap(&self) -> f64 {
-        10.0 * (self.ours_mse / self.bias_free_mse).log10()
+        10.0 * (self.ours_mse / self.blind_mse).log10()
     }
 }
 
@@ -265,6 +273,7 @@ fn optimum(lab: &Lab, sweep: &SweepSpec, c: &Curves) -> Result<Optimum> {
     );
     let memorizer = Memorizer::new(&batch, NoiseLevel::Known(sigmas[0]))?;
     let bias_free = BiasFreeMemorizer::new(&batch, sigmas[0])?;
+    let blind = BiasFreeMemorizer::blind(&batch, lab.recipe(sweep.train.as_ref()).noise_prior())?;
     let mut levels = Vec::new();
     for (&sigma, ours) in sigmas.iter().zip(&c.train) {
         // One σ at a time: the noise z of image i is stream i of the seed whatever the σ list, so
@@ -275,22 +284,26 @@ fn optimum(lab: &Lab, sweep: &SweepSpec, c: &Curves) -> Result<Optimum> {
                 .context("an empty curve")
         };
         let m = one(&memorizer.with_noise(NoiseLevel::Known(sigma))?)?;
-        let b = one(&bias_free.with_sigma(sigma)?)?;
-        anyhow::ensure!(
-            m.input_psnr == ours.input_psnr && b.input_psnr == ours.input_psnr,
-            "the optima saw other noisy images than the model at σ = {sigma}: input PSNR {} and {} against {}",
-            m.input_psnr,
-            b.input_psnr,
-            ours.input_psnr
-        );
+        let k = one(&bias_free.with_sigma(sigma)?)?;
+        let b = one(&blind)?;
+        for (name, p) in [("memorizer", &m), ("known-σ", &k), ("blind", &b)] {
+            anyhow::ensure!(
+                p.input_psnr == ours.input_psnr,
+                "the {name} optimum saw other noisy images than the model at σ = {sigma}: input PSNR {} against {}",
+                p.input_psnr,
+                ours.input_psnr
+            );
+        }
         levels.push(OptimumLevel {
             sigma,
             input_psnr: ours.input_psnr,
             ours: ours.output_psnr,
             memorizer: m.output_psnr,
-            bias_free: b.output_psnr,
+            bias_free_known: k.output_psnr,
+            bias_free_blind: b.output_psnr,
             ours_mse: ours.output_mse,
-            bias_free_mse: b.output_mse,
+            known_mse: k.output_mse,
+            blind_mse: b.output_mse,
         });
     }
     Ok(Optimum { n: c.n, levels })
@@ -311,8 +324,9 @@ fn present_optima(cfg: &Config, r: &Results, page: &mut Page) -> Result<()> {
         "input PSNR (dB)",
         "ours, train (dB)",
         "memorizer (dB)",
-        "bias-free optimum (dB)",
-        "gap 10·log10(MSE ours / MSE optimum) (dB)",
+        "bias-free, known σ (dB)",
+        "bias-free, blind (dB)",
+        "gap 10·log10(MSE ours / MSE blind) (dB)",
     ]);
     for o in &r.optima {
         for l in &o.levels {
@@ -322,7 +336,8 @@ fn present_optima(cfg: &Config, r: &Results, page: &mut Page) -> Result<()> {
                 format!("{:.2}", l.input_psnr),
                 format!("{:.2}", l.ours),
                 db(l.memorizer),
-                format!("{:.2}", l.bias_free),
+                format!("{:.2}", l.bias_free_known),
+                format!("{:.2}", l.bias_free_blind),
                 format!("{:.2}", l.gap()),
             ]);
         }
@@ -330,13 +345,13 @@ fn present_optima(cfg: &Config, r: &Results, page: &mut Page) -> Result<()> {
     page.table(table, Some("optimum.csv"))?;
     page.figure(
         "optimum.png",
-        "train output PSNR of the memorising models against the optima of their training sets",
+        "train output PSNR of the memorising models against the optima of their training sets (blind and known-σ bias-free, and the memorizer where finite)",
         |path| plot_optima(path, &r.optima),
     )?;
     for o in &r.optima {
         page.check(Check::compare_shown(
             format!(
-                "N = {}: train MSE against the optimal bias-free denoiser of the training set, at every noise level, largest gap",
+                "N = {}: train MSE against the optimal blind bias-free denoiser of the training set (the minimiser of its training loss), at every noise level, largest gap",
                 o.n
             ),
             Num::db(o.worst_gap()),
@@ -349,12 +364,14 @@ fn present_optima(cfg: &Config, r: &Results, page: &mut Page) -> Result<()> {
         "The memorizer (the exact MMSE denoiser of the training set) cannot be represented by a \
          bias-free network, which is homogeneous: at N = 1 it returns the training image whatever \
          the input (PSNR ∞), and so it does at N = 10 wherever the training images lie many σ \
-         apart. The bias-free optimum is the best homogeneous denoiser at each known σ \
-         (gahb-diffusion `BiasFreeMemorizer`); at small σ its only error is the noise along the ray \
-         through the nearest training image, σ² per image: output PSNR = input PSNR + 10·log10 d, \
-         slope 1. All three are measured on the same noisy training images. The gap is of mean \
-         squared errors, 10·log10(MSE_ours / MSE_optimum): a mean of per-image PSNRs favours an \
-         error along one direction (the optimum's at small σ) by up to 5.5 dB.",
+         apart. The known-σ bias-free optimum is the best homogeneous denoiser at each σ, a bound; \
+         the blind one minimises the model's own training loss (its law of σ and loss weight) over \
+         homogeneous functions, which cannot use σ: at large σ it lies far below the bound, at small \
+         σ both have only the noise along the ray through the nearest training image left, σ² per \
+         image: output PSNR = input PSNR + 10·log10 d, slope 1 (gahb-diffusion \
+         `BiasFreeMemorizer`). All are measured on the same noisy training images. The gap is of \
+         mean squared errors, 10·log10(MSE_ours / MSE_blind): a mean of per-image PSNRs favours an \
+         error along one direction (the optima's at small σ) by up to 5.5 dB.",
     );
     Ok(())
 }
@@ -370,7 +387,7 @@ fn plot_optima(path: &std::path::Path, optima: &[Optimum]) -> Result<()> {
             let hi = o
                 .levels
                 .iter()
-                .map(|l| l.input_psnr.max(l.bias_free))
+                .map(|l| l.input_psnr.max(l.bias_free_known))
                 .fold(0.0, f64::max);
             Panel {
                 title: format!("N = {}: train images", o.n),
@@ -378,7 +395,8 @@ fn plot_optima(path: &std::path::Path, optima: &[Optimum]) -> Result<()> {
                 y_label: "output PSNR (dB)".into(),
                 series: vec![
                     Series::new("ours", pts(|l| l.ours)),
-                    Series::new("bias-free optimum", pts(|l| l.bias_free)),
+                    Series::new("bias-free optimum, blind", pts(|l| l.bias_free_blind)),
+                    Series::new("bias-free optimum, known σ", pts(|l| l.bias_free_known)),
                     Series::new("memorizer (finite points)", pts(|l| l.memorizer)),
                     Series::identity(0.0, hi),
                 ],
@@ -443,9 +461,11 @@ mod tests {
             input_psnr: 40.0,
             ours: 40.0,
             memorizer: f64::INFINITY,
-            bias_free: 50.0,
+            bias_free_known: 55.0,
+            bias_free_blind: 50.0,
             ours_mse,
-            bias_free_mse: 1e-5,
+            known_mse: 0.5e-5,
+            blind_mse: 1e-5,
         };
         let o = Optimum {
             n: 1,

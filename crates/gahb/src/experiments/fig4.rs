@@ -164,7 +164,7 @@ impl Experiment for Fig4 {
     fn validate(cfg: &Config) -> Result<()> {
         anyhow::ensure!(!cfg.alphas.is_empty(), "fig4.alphas is empty");
         anyhow::ensure!(
-            cfg.size >= 2 && cfg.size % 2 == 0,
+            cfg.size >= 2 && cfg.size.is_multiple_of(2),
             "fig4.size = {}: the wavelet oracles need an even size ≥ 2",
             cfg.size
         );

@@ -7,6 +7,7 @@
 
 use anyhow::{Context, Result};
 use gahb_denoiser::{LossWeight, LrSchedule, NoiseSampling, RunOptions, ScheduleUnit, TrainConfig};
+use gahb_diffusion::NoisePrior;
 use serde::{Deserialize, Serialize};
 
 /// A compact training recipe, expanded into [`TrainConfig`].
@@ -90,6 +91,25 @@ impl TrainSpec {
             "{} steps of batch {}, Adam lr {} {halving}, {sampling}, {loss}",
             self.steps, self.batch_size, self.lr
         )
+    }
+
+    /// The law of σ and the loss weight of this recipe, as the blind optimum of gahb-diffusion
+    /// averages over them: σ ~ U(0, σ_max] has density σ⁰, σ = σ_max·U² has density ∝ σ^(−1/2).
+    pub fn noise_prior(&self) -> NoisePrior {
+        let density_power = match self.noise {
+            NoiseSampling::Uniform => 0.0,
+            NoiseSampling::Quadratic => -0.5,
+        };
+        let (weight_power, weight_floor) = match self.loss_weight {
+            LossWeight::None => (0.0, 0.0),
+            LossWeight::InversePower { power, floor } => (power, floor),
+        };
+        NoisePrior {
+            sigma_max: self.sigma_max,
+            density_power,
+            weight_power,
+            weight_floor,
+        }
     }
 
     /// The training config for a seed, validated once here (`train` trusts it).
