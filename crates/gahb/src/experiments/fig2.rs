@@ -613,7 +613,7 @@ fn present_quality(cfg: &Config, quality: &QualityOutcome, page: &mut Page) -> R
     if let (Some(&first), Some(&last)) = (model_ns.first(), model_ns.last()) {
         if let (Some(a), Some(b)) = (find(Source::ModelA, last), find(Source::ModelB, last)) {
             page.check(Check::all(
-                format!("samples at N = {last} are classified into a class with confidence"),
+                format!("the samples at N = {last} are classified into one class: mean confidence"),
                 &[
                     ("A", Num::plain(a.confidence.mean, 3), Cmp::AtLeast(cfg.min_confidence)),
                     ("B", Num::plain(b.confidence.mean, 3), Cmp::AtLeast(cfg.min_confidence)),
