@@ -127,8 +127,8 @@ pub struct Quality {
 #[derive(Debug, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum QualityOutcome {
-    /// Measured.
-    Measured(Quality),
+    /// Measured (boxed: the skipped variant is small).
+    Measured(Box<Quality>),
     /// Not measured.
     Skipped {
         /// Why, one line.
@@ -190,8 +190,11 @@ impl QualityRun {
         closest_train_cosine: Option<f64>,
         threshold: f64,
     ) -> Result<QualityRow> {
-        let (confidence, features) = assess(&self.classifier, images, threshold)
-            .with_context(|| format!("classifying {} (N = {n:?})", source.label()))?;
+        let (confidence, features) =
+            assess(&self.classifier, images, threshold).with_context(|| match n {
+                Some(n) => format!("classifying {}, N = {n}", source.label()),
+                None => format!("classifying {}", source.label()),
+            })?;
         let frechet = if features.size()[0] >= 2 {
             Some(frechet_distance(&features, &self.held_out_features)?)
         } else {
@@ -409,11 +412,11 @@ impl Experiment for Fig2 {
                     frechet: None,
                     closest_train_cosine: Some(held_cos),
                 });
-                QualityOutcome::Measured(Quality {
+                QualityOutcome::Measured(Box::new(Quality {
                     classifier: q.info,
                     classes: q.classes,
                     rows: q.rows,
-                })
+                }))
             }
             (Ok(_), None) => QualityOutcome::Skipped {
                 reason: "fig2.ns is empty".into(),
@@ -545,15 +548,16 @@ fn present_quality(cfg: &Config, quality: &QualityOutcome, page: &mut Page) -> R
     };
     let c = &q.classifier;
     page.note(format!(
-        "Sample quality: a classifier (convs {:?}, {} features, {} steps of {} images, seed {}) trained on {} labelled images outside the sweep's test block, {}; accuracy {:.3} on the {} held-out images ({:.3} on its training images). Confidence is its largest softmax probability (samples clamped to [0, 1]); FD is the Fréchet distance of its features to the held-out images' (biased upward for few images: compare rows of the same size).",
-        c.config.channels,
+        "Sample quality: a classifier (convs of {} channels, {} features, {} steps of {} images, seed {}) trained on {} labelled images outside the sweep's test block, {}; accuracy {:.3} on the {} held-out images ({:.3} on its training images). Confidence is its largest softmax probability (samples clamped to [0, 1]); FD is the Fréchet distance of its features to the held-out images' (biased upward for few images: compare rows of the same size).",
+        crate::lab::recipe::list(&c.config.channels),
         c.config.feature_dim,
         c.config.steps,
         c.config.batch_size,
         c.config.seed,
         c.n_train,
         match (c.cached, c.train_seconds) {
-            (true, _) => "loaded from the cache".to_string(),
+            (true, Some(s)) => format!("loaded from the cache (its training took {s:.0} s)"),
+            (true, None) => "loaded from the cache".to_string(),
             (false, Some(s)) => format!("trained in {s:.0} s"),
             (false, None) => "trained".to_string(),
         },
@@ -609,7 +613,7 @@ fn present_quality(cfg: &Config, quality: &QualityOutcome, page: &mut Page) -> R
     if let (Some(&first), Some(&last)) = (model_ns.first(), model_ns.last()) {
         if let (Some(a), Some(b)) = (find(Source::ModelA, last), find(Source::ModelB, last)) {
             page.check(Check::all(
-                format!("samples at N = {last} are classified into a class with confidence"),
+                format!("the samples at N = {last} are classified into one class: mean confidence"),
                 &[
                     ("A", Num::plain(a.confidence.mean, 3), Cmp::AtLeast(cfg.min_confidence)),
                     ("B", Num::plain(b.confidence.mean, 3), Cmp::AtLeast(cfg.min_confidence)),

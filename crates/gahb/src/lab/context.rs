@@ -212,6 +212,7 @@ impl Lab {
                 images: &held_out,
                 labels: &labels[test],
             },
+            self.run.git_revision.as_deref(),
             self.device,
         )
     }

@@ -105,13 +105,14 @@ impl ClassifierStore {
     }
 
     /// Trains `cfg` on `train` and measures its accuracy on `held_out`, or loads the stored
-    /// result. `label` is shown in progress lines.
+    /// result. `label` is shown in progress lines; `git_revision` is recorded in the sidecar.
     pub fn get_or_train(
         &self,
         label: &str,
         cfg: &ClassifierConfig,
         train: Labelled<'_>,
         held_out: Labelled<'_>,
+        git_revision: Option<&str>,
         device: Device,
     ) -> Result<(Classifier, ClassifierInfo)> {
         train.check("training")?;
@@ -165,10 +166,11 @@ impl ClassifierStore {
                 Some(&held_out.label_tensor()),
             )
             .with_context(|| format!("measuring {label}"))?;
-        let meta = classifier.meta().with_report(&report).with_accuracy(
+        let mut meta = classifier.meta().with_report(&report).with_accuracy(
             accuracy,
             format!("{} held-out images", held_out.images.dim().0),
         );
+        meta.git_revision = git_revision.map(str::to_string);
         io::write_json(&report_path, &report)?;
         classifier
             .save(&path, &meta)
@@ -379,11 +381,11 @@ mod tests {
             labels: &y,
         };
         let (first, a) = store
-            .get_or_train("test classifier", &cfg, data, data, Device::Cpu)
+            .get_or_train("test classifier", &cfg, data, data, None, Device::Cpu)
             .expect("train");
         assert!(!a.cached && a.train_seconds.is_some());
         let (second, b) = store
-            .get_or_train("test classifier", &cfg, data, data, Device::Cpu)
+            .get_or_train("test classifier", &cfg, data, data, None, Device::Cpu)
             .expect("load");
         assert!(b.cached, "the second call loads");
         assert_eq!(
@@ -402,7 +404,7 @@ mod tests {
         let e = format!(
             "{:#}",
             store
-                .get_or_train("test classifier", &cfg, short, data, Device::Cpu)
+                .get_or_train("test classifier", &cfg, short, data, None, Device::Cpu)
                 .expect_err("3 labels for 16 images")
         );
         assert!(e.contains("16 training images but 3 labels"), "{e}");
