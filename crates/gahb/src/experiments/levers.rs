@@ -247,7 +247,7 @@ impl Experiment for Levers {
                 p.recipe.clone(),
                 format!("{} × {}", p.steps, p.batch_size),
                 format!(
-                    "{:.0}{}",
+                    "{:.1}{}",
                     p.train_seconds,
                     if p.cached { " (cached)" } else { "" }
                 ),
