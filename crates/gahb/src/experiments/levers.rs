@@ -11,14 +11,13 @@
 use anyhow::Result;
 use gahb_denoiser::{LrSchedule, ModelConfig};
 use gahb_plot::{line_plot_png, Panel, Series};
-use gahb_synth::{GaussianField, GaussianFieldConfig};
+use gahb_synth::GaussianFieldConfig;
 use serde::{Deserialize, Serialize};
 
-use super::optimality::{gaps, integrated_gap, mean_and_worst, Level};
+use super::optimality::{class_sets, gaps, integrated_gap, mean_and_worst, validate_class, Level};
 use crate::harness::{Experiment, Page};
 use crate::lab::context::Lab;
 use crate::lab::recipe::{describe_model, TrainSpec};
-use crate::lab::seed::derive_seed;
 use crate::report::Table;
 
 /// One recipe under test.
@@ -114,11 +113,7 @@ impl Experiment for Levers {
     type Results = Results;
 
     fn validate(cfg: &Config) -> Result<()> {
-        cfg.class.validate()?;
-        anyhow::ensure!(
-            cfg.n_train > 0 && cfg.n_test > 0,
-            "levers: n_train and n_test must be at least 1"
-        );
+        validate_class("levers", &cfg.class, cfg.n_train, cfg.n_test)?;
         anyhow::ensure!(!cfg.recipes.is_empty(), "levers: recipes is empty");
         if let Some(s) = cfg.scales.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
             anyhow::bail!("levers: every scale must be finite and > 0, got {s}");
@@ -137,9 +132,7 @@ impl Experiment for Levers {
     fn measure(lab: &Lab, cfg: &Config) -> Result<Results> {
         // The optimality experiment's seed, so that class, images and noise are its own.
         let seed = lab.seed_of("optimality");
-        let field = GaussianField::new(&cfg.class)?;
-        let train = field.generate(cfg.n_train, derive_seed(seed, "train-images"));
-        let test = field.generate(cfg.n_test, derive_seed(seed, "test-images"));
+        let (field, train, test) = class_sets(&cfg.class, cfg.n_train, cfg.n_test, seed)?;
         let mut points = Vec::new();
         for r in &cfg.recipes {
             for &scale in &cfg.scales {

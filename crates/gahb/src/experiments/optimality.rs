@@ -299,6 +299,34 @@ pub fn mean_and_worst(levels: &[Level]) -> (f64, f64) {
     (mean, worst)
 }
 
+/// Checks a Gaussian class and its set sizes (`who` names the experiment in the message).
+pub fn validate_class(
+    who: &str,
+    class: &GaussianFieldConfig,
+    n_train: usize,
+    n_test: usize,
+) -> Result<()> {
+    class.validate()?;
+    anyhow::ensure!(
+        n_train > 0 && n_test > 0,
+        "{who}: n_train and n_test must be at least 1"
+    );
+    Ok(())
+}
+
+/// The class, its `n_train` training and `n_test` held-out images, all from `seed`.
+pub fn class_sets(
+    class: &GaussianFieldConfig,
+    n_train: usize,
+    n_test: usize,
+    seed: u64,
+) -> Result<(GaussianField, ndarray::Array3<f32>, ndarray::Array3<f32>)> {
+    let field = GaussianField::new(class)?;
+    let train = field.generate(n_train, derive_seed(seed, "train-images"));
+    let test = field.generate(n_test, derive_seed(seed, "test-images"));
+    Ok((field, train, test))
+}
+
 impl Experiment for Optimality {
     const NAME: &'static str = "optimality";
     const WHAT: &'static str =
@@ -307,19 +335,12 @@ impl Experiment for Optimality {
     type Results = Results;
 
     fn validate(cfg: &Config) -> Result<()> {
-        cfg.class.validate()?;
-        anyhow::ensure!(
-            cfg.n_train > 0 && cfg.n_test > 0,
-            "optimality: n_train and n_test must be at least 1"
-        );
-        Ok(())
+        validate_class("optimality", &cfg.class, cfg.n_train, cfg.n_test)
     }
 
     fn measure(lab: &Lab, cfg: &Config) -> Result<Results> {
         let seed = lab.seed_of("optimality");
-        let field = GaussianField::new(&cfg.class)?;
-        let train = field.generate(cfg.n_train, derive_seed(seed, "train-images"));
-        let test = field.generate(cfg.n_test, derive_seed(seed, "test-images"));
+        let (field, train, test) = class_sets(&cfg.class, cfg.n_train, cfg.n_test, seed)?;
         let m = lab.train(
             "Gaussian class",
             &cfg.net,
