@@ -46,7 +46,7 @@
 //! at σ_max, where the prior stops). All of this runs in plain f64 per (image, training image) pair: libtorch's per-op
 //! cost would dominate such small work.
 
-use gahb_tensor::{check_batch, Denoiser};
+use gahb_tensor::Denoiser;
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{Error, Result};
@@ -177,15 +177,12 @@ impl BiasFreeMemorizer {
     }
 
     fn build(train: &Tensor, optimum: Optimum) -> Result<Self> {
-        let (n, c, h, w) = check_batch("BiasFreeMemorizer::new", train)?;
-        let flat = train.f_reshape([n, -1])?.f_to_kind(Kind::Double)?;
-        let train_sq =
-            flat.f_square()?
-                .f_sum_dim_intlist([1i64].as_slice(), false, Kind::Double)?;
+        let (flat, train_sq, image_shape) =
+            crate::reference::flat_training_set("BiasFreeMemorizer::new", train)?;
         Ok(Self {
             train: flat,
             train_sq,
-            image_shape: [c, h, w],
+            image_shape,
             optimum,
         })
     }

@@ -287,6 +287,20 @@ impl Denoiser for GaussianWiener {
     }
 }
 
+/// A training set `[n, c, h, w]` (n ≥ 1) as `[n, d]` f64 rows, their squared norms `[n]` and the
+/// image shape; `who` names the caller in errors.
+pub(crate) fn flat_training_set(
+    who: &'static str,
+    train: &Tensor,
+) -> Result<(Tensor, Tensor, [i64; 3])> {
+    let (n, c, h, w) = check_batch(who, train)?;
+    let flat = train.f_reshape([n, -1])?.f_to_kind(Kind::Double)?;
+    let sq = flat
+        .f_square()?
+        .f_sum_dim_intlist([1i64].as_slice(), false, Kind::Double)?;
+    Ok((flat, sq, [c, h, w]))
+}
+
 /// The optimal denoiser of the empirical distribution of a training set (PAPER.md §3's
 /// memorisation baseline): f(y) = Σ_i w_i x_i, w = softmax_i(−‖y − x_i‖²/(2σ²)).
 #[derive(Debug)]
@@ -301,16 +315,12 @@ impl Memorizer {
     /// Builds the memoriser of `train` (`[n, c, h, w]`, n ≥ 1); it computes on that tensor's device
     /// in f64.
     pub fn new(train: &Tensor, noise: NoiseLevel) -> Result<Self> {
-        let (n, c, h, w) = check_batch("Memorizer::new", train)?;
+        let (flat, train_sq, image_shape) = flat_training_set("Memorizer::new", train)?;
         noise.check("Memorizer::new")?;
-        let flat = train.f_reshape([n, -1])?.f_to_kind(Kind::Double)?;
-        let train_sq =
-            flat.f_square()?
-                .f_sum_dim_intlist([1i64].as_slice(), false, Kind::Double)?;
         Ok(Self {
             train: flat,
             train_sq,
-            image_shape: [c, h, w],
+            image_shape,
             noise,
         })
     }
