@@ -27,6 +27,7 @@ use tch::Tensor;
 use crate::harness::{Experiment, Page};
 use crate::lab::context::Lab;
 use crate::lab::quality::{assess, ClassifierInfo, Confidence};
+use crate::lab::samples::draw;
 use crate::lab::sweep::{Half, SweepSpec};
 use crate::report::check::{Cmp, Num};
 use crate::report::{Check, Table};
@@ -210,32 +211,6 @@ impl QualityRun {
     }
 }
 
-/// Samples of `denoiser` in chunks of at most `chunk` (the same samples as one call: sample i uses
-/// noise stream i), and how many stopped before σ_L.
-fn sample_chunked(
-    denoiser: &Memorizer,
-    scfg: &SamplerConfig,
-    n_samples: usize,
-    shape: [i64; 3],
-    chunk: usize,
-) -> Result<(Tensor, usize)> {
-    let mut parts = Vec::new();
-    let mut unfinished = 0;
-    let mut start = 0;
-    while start < n_samples {
-        let len = chunk.max(1).min(n_samples - start);
-        let cfg = SamplerConfig {
-            first_sample_index: scfg.first_sample_index + start as u64,
-            ..scfg.clone()
-        };
-        let run = sample(denoiser, &cfg, len, shape)?;
-        unfinished += count_unfinished(&run);
-        parts.push(run.samples);
-        start += len;
-    }
-    Ok((Tensor::f_cat(&parts, 0)?, unfinished))
-}
-
 fn count_unfinished(run: &SampleRun) -> usize {
     run.traces
         .iter()
@@ -381,9 +356,9 @@ impl Experiment for Fig2 {
                 let train_batch = images_to_batch(&train).f_to_device(lab.device)?;
                 let memorizer = Memorizer::new(&train_batch, NoiseLevel::blind())?;
                 let chunk = MEMORIZER_ENTRIES / (MEMORIZER_GRID * n).max(1);
-                let (mem, mem_unfinished) =
-                    sample_chunked(&memorizer, &scfg, cfg.n_samples, [1, size, size], chunk)
-                        .with_context(|| format!("sampling the memoriser, N = {n}"))?;
+                let drawn = draw(&memorizer, &scfg, cfg.n_samples, [1, size, size], chunk)
+                    .with_context(|| format!("sampling the memoriser, N = {n}"))?;
+                let (mem, mem_unfinished) = (drawn.samples, drawn.unfinished);
                 if mem_unfinished > 0 {
                     eprintln!(
                         "  fig2: {mem_unfinished} of {} memoriser samples stopped before σ_L",

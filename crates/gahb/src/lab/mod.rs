@@ -11,6 +11,7 @@
 //! - [`eval`]: PSNR curves at the paper's 15 noise levels.
 //! - [`quality`]: sample quality as numbers: the classifier store (a small classifier of a labelled
 //!   set, keyed by its config and data) and the class confidence of a set of images.
+//! - [`samples`]: samples of any denoiser with the paper's sampler, drawn in bounded chunks.
 //! - [`spectral`]: the Jacobian eigen-analysis and its figures.
 //! - [`seed`]: the one seed-derivation scheme.
 //! - [`io`]: atomic file writes and CSV.
@@ -25,6 +26,7 @@ pub mod eval;
 pub mod io;
 pub mod quality;
 pub mod recipe;
+pub mod samples;
 pub mod seed;
 pub mod spectral;
 pub mod store;

@@ -10,6 +10,11 @@
 //! the 2-D cone of sinusoids of one frequency (the projection onto their span, MSE 2σ²). Those are
 //! the optima in the small-σ limit, so their gaps are stated at the σ of the grid whose input PSNR
 //! is at least `manifold_min_input_db`.
+//!
+//! Optionally also sample quality ([`samples`]): samples of the network and of the blind Wiener
+//! filter against the prior's mean and power spectrum, beside the sampler's predicted bias.
+
+mod samples;
 
 use std::rc::Rc;
 
@@ -61,7 +66,12 @@ pub struct Config {
     /// Largest accepted mean gap of a manifold class over those σ (dB).
     #[serde(default = "default_manifold_max_gap_db")]
     pub manifold_max_mean_gap_db: f64,
+    /// Samples of the Gaussian-class model against the prior (absent: none drawn).
+    #[serde(default)]
+    pub samples: Option<SampleSpec>,
 }
+
+pub use samples::{SampleQuality, SampleSpec};
 
 fn default_manifold_min_input_db() -> f64 {
     20.0
@@ -144,6 +154,8 @@ pub struct Results {
     pub density_bound_nats: f64,
     /// The manifold classes, in profile order.
     pub manifolds: Vec<ManifoldResult>,
+    /// Sample quality, when the profile asks for it.
+    pub samples: Option<SampleQuality>,
 }
 
 /// The optimality gap.
@@ -335,7 +347,11 @@ impl Experiment for Optimality {
     type Results = Results;
 
     fn validate(cfg: &Config) -> Result<()> {
-        validate_class("optimality", &cfg.class, cfg.n_train, cfg.n_test)
+        validate_class("optimality", &cfg.class, cfg.n_train, cfg.n_test)?;
+        if let Some(spec) = &cfg.samples {
+            spec.validate()?;
+        }
+        Ok(())
     }
 
     fn measure(lab: &Lab, cfg: &Config) -> Result<Results> {
@@ -357,11 +373,27 @@ impl Experiment for Optimality {
             .iter()
             .map(|man| measure_manifold(lab, cfg, seed, &first, man))
             .collect::<Result<Vec<_>>>()?;
+        let samples = match &cfg.samples {
+            Some(spec) => {
+                eprintln!(
+                    "  optimality: sampling the model and the Wiener filter ({} each)",
+                    spec.n
+                );
+                Some(samples::measure(
+                    &field,
+                    &m.model,
+                    spec,
+                    derive_seed(seed, "sampler"),
+                )?)
+            }
+            None => None,
+        };
         Ok(Results {
             trained: m.info,
             levels,
             density_bound_nats: bound,
             manifolds,
+            samples,
         })
     }
 
@@ -470,6 +502,9 @@ impl Experiment for Optimality {
         page.note("The Wiener column is measured on the same noisy images as ours; the expected column is its closed-form MSE, a check of the reference (they agree to the sampling error of the held-out set).");
         if !r.manifolds.is_empty() {
             present_manifolds(cfg, r, page)?;
+        }
+        if let (Some(spec), Some(q)) = (&cfg.samples, &r.samples) {
+            samples::present(spec, q, page)?;
         }
         Ok(())
     }
