@@ -10,8 +10,13 @@ use anyhow::Result;
 use gahb_analysis::{disk_optimal_output_psnr, fit_psnr_slope, manifold_optimal_mse, SlopeFit};
 use gahb_denoiser::{ModelConfig, PsnrRow};
 use gahb_plot::{line_plot_png, Panel, Series};
+use gahb_synth::DiskConfig;
 use ndarray::s;
 use serde::{Deserialize, Serialize};
+
+mod samples;
+
+pub use samples::{DiskSampleSpec, DiskSamples};
 
 use crate::harness::{Experiment, Page};
 use crate::lab::context::Lab;
@@ -49,6 +54,9 @@ pub struct Config {
     /// Largest accepted gap 10·log10(MSE/5σ²) (dB) at every small σ (input PSNR in
     /// [`SMALL_SIGMA_DB`]).
     pub max_optimum_gap_db: f64,
+    /// The fraction of samples that are disks; not measured when absent.
+    #[serde(default)]
+    pub samples: Option<DiskSampleSpec>,
 }
 
 /// The input PSNRs (dB) of the small-σ end: the slope fit and the 5σ² comparison.
@@ -90,6 +98,8 @@ pub struct Results {
     pub slope: SlopeFit,
     /// Our MSE against 5σ² at each small σ, largest σ first.
     pub optimum: Vec<OptimumLevel>,
+    /// The disk fits of the samples, when `[fig5.samples]` is set.
+    pub samples: Option<DiskSamples>,
 }
 
 /// Fig. 5.
@@ -115,6 +125,9 @@ impl Experiment for Fig5 {
             "fig5.sigma must be finite and > 0, got {}",
             cfg.sigma
         );
+        if let Some(s) = &cfg.samples {
+            s.validate()?;
+        }
         Ok(())
     }
 
@@ -173,12 +186,23 @@ impl Experiment for Fig5 {
                 }
             })
             .collect();
+        let samples = match &cfg.samples {
+            Some(spec) => Some(samples::measure(
+                &m.model,
+                spec,
+                &DiskConfig::paper(cfg.size),
+                &test,
+                derive_seed(seed, "sampler"),
+            )?),
+            None => None,
+        };
         Ok(Results {
             description: loaded.description.clone(),
             curve,
             spectrum,
             slope,
             optimum,
+            samples,
         })
     }
 
@@ -286,6 +310,9 @@ impl Experiment for Fig5 {
                 Cmp::AtMost(cfg.optimum_margin_db),
                 format!("optimum {o:.2} dB (a bound)"),
             ));
+        }
+        if let (Some(spec), Some(q)) = (&cfg.samples, &r.samples) {
+            samples::present(spec, q, page)?;
         }
         Ok(())
     }
