@@ -144,10 +144,24 @@ pub fn line_plot_png(path: &Path, panels: &[Panel], size: (u32, u32)) -> Result<
         });
     }
     init_font();
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+    let mut pixels = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+        draw_panels(path, &root, panels)?;
+        root.present().map_err(|e| plot_err(path, e))?;
     }
-    let root = BitMapBackend::new(path, size).into_drawing_area();
+    let img = image::RgbImage::from_raw(size.0, size.1, pixels).ok_or_else(|| Error::Plot {
+        path: path.display().to_string(),
+        reason: "the drawing buffer has the wrong length".into(),
+    })?;
+    crate::write::png_atomic(path, &img)
+}
+
+fn draw_panels(
+    path: &Path,
+    root: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    panels: &[Panel],
+) -> Result<()> {
     root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
     let areas = root.split_evenly((1, panels.len()));
     for (panel, area) in panels.iter().zip(areas.iter()) {
@@ -234,7 +248,6 @@ pub fn line_plot_png(path: &Path, panels: &[Panel], size: (u32, u32)) -> Result<
                 .map_err(|e| plot_err(path, e))?;
         }
     }
-    root.present().map_err(|e| plot_err(path, e))?;
     Ok(())
 }
 

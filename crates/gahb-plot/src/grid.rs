@@ -125,11 +125,7 @@ pub fn image_grid_png(
     opts: &GridOptions,
 ) -> Result<()> {
     let img = image_grid_rgb(images, ncols, opts)?;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    img.save(path)?;
-    Ok(())
+    crate::write::png_atomic(path, &img)
 }
 
 fn value_range(im: &Array2<f32>, range: ValueRange) -> (f32, f32) {

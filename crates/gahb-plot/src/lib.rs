@@ -8,6 +8,7 @@
 pub mod chart;
 pub mod error;
 pub mod grid;
+pub mod write;
 
 pub use chart::{histogram_png, line_plot_png, HistSeries, Panel, Series};
 pub use error::{Error, Result};
