@@ -5,8 +5,10 @@
 //! For `dir/model.safetensors` the files are `dir/model.safetensors` (weights only, loadable by
 //! PyTorch's `load_state_dict` after `safetensors.torch.load_file`), `dir/model.optim.safetensors`
 //! (`step`, `exp_avg.{name}`, `exp_avg_sq.{name}`) and `dir/model.json` ([`CheckpointMeta`]).
-//! Each file is written to a temporary name and renamed; the sidecar is renamed last, and the
-//! optimizer file's `step` must equal the sidecar's, so a torn write is detected on load.
+//! The three files are one unit ([`crate::commit`]): the sidecar, written last, names the SHA-256
+//! of the weights and of the optimizer file and carries a seal of its own JSON, so a torn save or
+//! a corrupted byte is detected on load; [`recover`] then falls back to the previous good
+//! checkpoint, which every save keeps until the new one is in place.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,12 +16,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
+use crate::commit;
 use crate::error::{Error, Result};
 use crate::model::{Model, ModelConfig, ParamCounts};
 use crate::train::TrainConfig;
 
-/// Version of the checkpoint layout.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the checkpoint layout (2: the sidecar names its parts' hashes and is sealed).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The JSON sidecar of a checkpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -53,6 +56,12 @@ pub struct CheckpointMeta {
     /// not recorded).
     #[serde(default)]
     pub train_seconds: f64,
+    /// SHA-256 of each part (file name → hex), filled in by [`save`].
+    #[serde(default)]
+    pub parts: std::collections::BTreeMap<String, String>,
+    /// The seal of the sidecar ([`crate::commit`]), filled in by [`save`].
+    #[serde(default)]
+    pub seal: String,
 }
 
 impl CheckpointMeta {
@@ -78,6 +87,8 @@ impl CheckpointMeta {
             has_optimizer: false,
             saved_unix_time: 0,
             train_seconds: 0.0,
+            parts: Default::default(),
+            seal: String::new(),
         }
     }
 
@@ -112,15 +123,6 @@ pub fn git_revision() -> Option<String> {
     (!rev.is_empty()).then_some(rev)
 }
 
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(format!(".tmp{}", std::process::id()));
-    path.with_file_name(name)
-}
-
 fn check_extension(path: &Path) -> Result<()> {
     if path.extension().and_then(|e| e.to_str()) != Some("safetensors") {
         return Err(Error::CheckpointMismatch {
@@ -131,8 +133,7 @@ fn check_extension(path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn write_tensors_atomic(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
-    let tmp = tmp_path(path);
+fn write_tensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
     let cpu = tensors
         .iter()
         .map(|(n, t)| {
@@ -142,8 +143,7 @@ fn write_tensors_atomic(path: &Path, tensors: &[(String, Tensor)]) -> Result<()>
             ))
         })
         .collect::<Result<Vec<_>>>()?;
-    Tensor::write_safetensors(&cpu, &tmp)?;
-    std::fs::rename(&tmp, path)?;
+    Tensor::write_safetensors(&cpu, path)?;
     Ok(())
 }
 
@@ -165,21 +165,98 @@ pub fn save(
     meta.saved_unix_time = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    if let Some(state) = optimizer {
-        write_tensors_atomic(&optimizer_path(path), state)?;
+    let mut parts = Vec::new();
+    let written = (|| -> Result<()> {
+        if let Some(state) = optimizer {
+            let fin = optimizer_path(path);
+            let tmp = commit::tmp_path(&fin);
+            parts.push((tmp.clone(), fin));
+            write_tensors(&tmp, state)?;
+        }
+        let tmp = commit::tmp_path(path);
+        parts.push((tmp.clone(), path.to_path_buf()));
+        write_tensors(&tmp, &model.named_variables())
+    })();
+    if let Err(e) = written {
+        for (tmp, _) in &parts {
+            let _ = std::fs::remove_file(tmp);
+        }
+        return Err(e);
     }
-    write_tensors_atomic(path, &model.named_variables())?;
-    let side = sidecar_path(path);
-    let tmp = tmp_path(&side);
-    std::fs::write(&tmp, serde_json::to_string_pretty(&meta)?)?;
-    std::fs::rename(&tmp, &side)?;
+    commit::commit(&sidecar_path(path), serde_json::to_value(&meta)?, &parts)?;
     Ok(())
 }
 
-/// Reads a checkpoint's sidecar.
+/// Reads a checkpoint's sidecar after checking the whole checkpoint: the sidecar's seal and the
+/// hash of every file it names. A torn or corrupted checkpoint is an error that says so; see
+/// [`recover`] to fall back to the previous good one.
 pub fn read_meta(path: &Path) -> Result<CheckpointMeta> {
-    let text = std::fs::read_to_string(sidecar_path(path))?;
-    Ok(serde_json::from_str(&text)?)
+    let value =
+        commit::verify(&sidecar_path(path), false).map_err(|reason| Error::CheckpointMismatch {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+    meta_from(path, value)
+}
+
+fn meta_from(path: &Path, value: serde_json::Value) -> Result<CheckpointMeta> {
+    let meta: CheckpointMeta =
+        serde_json::from_value(value).map_err(|e| Error::CheckpointMismatch {
+            path: sidecar_path(path),
+            reason: format!("the sidecar does not describe a checkpoint: {e}"),
+        })?;
+    if meta.format_version != FORMAT_VERSION {
+        return Err(Error::CheckpointMismatch {
+            path: sidecar_path(path),
+            reason: format!(
+                "checkpoint format {}, this gahb reads {FORMAT_VERSION}: retrain it",
+                meta.format_version
+            ),
+        });
+    }
+    Ok(meta)
+}
+
+/// What [`recover`] found at a checkpoint path.
+#[derive(Debug, Clone)]
+pub struct Recovery {
+    /// The sidecar of the usable checkpoint now at the path, if any.
+    pub meta: Option<CheckpointMeta>,
+    /// A line for the user when a checkpoint was refused (restored from the previous good one,
+    /// or removed).
+    pub note: Option<String>,
+}
+
+/// Finds the usable checkpoint at `path`: the current one when it verifies, else the previous good
+/// one (kept by every [`save`] until the new one is in place), linked back into place; a checkpoint
+/// that fails both ways is removed. A checkpoint of another format is removed too.
+pub fn recover(path: &Path) -> Result<Recovery> {
+    let side = sidecar_path(path);
+    let found = commit::recover(&side)?;
+    let mut note = found.note(path);
+    let meta = match found.sidecar().cloned().map(|v| meta_from(path, v)) {
+        Some(Ok(m)) => Some(m),
+        Some(Err(e)) => {
+            commit::discard(&side, &[path.to_path_buf(), optimizer_path(path)]);
+            note = Some(format!("{e}; it was removed and is rebuilt"));
+            None
+        }
+        None => {
+            if matches!(found, commit::Recovered::Discarded { .. }) {
+                commit::discard(&side, &[path.to_path_buf(), optimizer_path(path)]);
+            }
+            None
+        }
+    };
+    Ok(Recovery { meta, note })
+}
+
+/// Removes the checkpoint at `path` (weights, optimizer file, sidecar and any previous copy).
+pub fn discard(path: &Path) {
+    commit::discard(
+        &sidecar_path(path),
+        &[path.to_path_buf(), optimizer_path(path)],
+    );
 }
 
 /// Loads weights from a safetensors file into `model`, after checking that the file has exactly the
@@ -220,6 +297,21 @@ pub fn load_weights(model: &mut Model, path: &Path) -> Result<()> {
             if n > 5 { "; ..." } else { "" }
         )));
     }
+    let mut bad = Vec::new();
+    for (name, t) in &file {
+        let non_finite = t.f_isfinite()?.f_logical_not()?.f_sum(tch::Kind::Int64)?;
+        let n = non_finite.f_int64_value(&[])?;
+        if n > 0 {
+            bad.push(format!("{name} ({n} of {})", t.numel()));
+        }
+    }
+    if !bad.is_empty() {
+        bad.sort();
+        return Err(mismatch(format!(
+            "the weights hold non-finite values: {}",
+            bad.join(", ")
+        )));
+    }
     tch::no_grad(|| -> Result<()> {
         for (name, mut var) in vars {
             let src = &file[&name];
@@ -255,7 +347,8 @@ pub fn load(path: &Path, device: Device) -> Result<(Model, CheckpointMeta)> {
     Ok((model, meta))
 }
 
-/// Reads the optimizer state beside `path`, checking that it was written at `step`.
+/// Reads the optimizer state beside `path`, checking that it was written at `step` (its bytes are
+/// checked by [`read_meta`], which [`load_into`] calls).
 pub fn load_optimizer(path: &Path, step: usize) -> Result<Vec<(String, Tensor)>> {
     let opath = optimizer_path(path);
     let tensors = Tensor::read_safetensors(&opath)?;

@@ -36,7 +36,7 @@ use crate::adam::Adam;
 use crate::error::{invalid, Error, Result};
 
 /// Version of the classifier file layout.
-pub const CLASSIFIER_FORMAT_VERSION: u32 = 1;
+pub const CLASSIFIER_FORMAT_VERSION: u32 = 2;
 
 /// Images per forward pass when evaluating (bounds memory on large sets).
 const EVAL_BATCH: i64 = 500;
@@ -205,6 +205,12 @@ pub struct ClassifierMeta {
     pub n_train_images: Option<usize>,
     /// Git revision of the code that trained it, when known.
     pub git_revision: Option<String>,
+    /// SHA-256 of the weights (file name → hex), filled in by [`Classifier::save`].
+    #[serde(default)]
+    pub parts: std::collections::BTreeMap<String, String>,
+    /// The sidecar's seal ([`crate::commit`]), filled in by [`Classifier::save`].
+    #[serde(default)]
+    pub seal: String,
 }
 
 impl ClassifierMeta {
@@ -218,6 +224,8 @@ impl ClassifierMeta {
             train_accuracy: None,
             n_train_images: None,
             git_revision: None,
+            parts: Default::default(),
+            seal: String::new(),
         }
     }
 
@@ -418,16 +426,16 @@ impl Classifier {
             std::fs::create_dir_all(dir)?;
         }
         // VarStore::save picks the format from the extension, so the temporary name keeps it.
-        let tmp = tmp_path(path, "safetensors");
+        let tmp = crate::commit::tmp_path(path);
         if let Err(e) = self.vs.save(&tmp) {
             let _ = std::fs::remove_file(&tmp);
             return Err(e.into());
         }
-        std::fs::rename(&tmp, path)?;
-        let side = sidecar_path(path);
-        let tmp = tmp_path(&side, "json");
-        std::fs::write(&tmp, serde_json::to_string_pretty(meta)?)?;
-        std::fs::rename(&tmp, &side)?;
+        crate::commit::commit(
+            &sidecar_path(path),
+            serde_json::to_value(meta)?,
+            &[(tmp, path.to_path_buf())],
+        )?;
         Ok(())
     }
 
@@ -437,7 +445,12 @@ impl Classifier {
     pub fn load(path: &Path, device: Device) -> Result<(Self, ClassifierMeta)> {
         check_extension(path)?;
         let side = sidecar_path(path);
-        let meta: ClassifierMeta = serde_json::from_str(&std::fs::read_to_string(&side)?)?;
+        let value =
+            crate::commit::verify(&side, false).map_err(|reason| Error::CheckpointMismatch {
+                path: path.to_path_buf(),
+                reason,
+            })?;
+        let meta: ClassifierMeta = serde_json::from_value(value)?;
         if meta.format_version != CLASSIFIER_FORMAT_VERSION {
             return Err(Error::CheckpointMismatch {
                 path: side,
@@ -676,13 +689,6 @@ fn check_extension(path: &Path) -> Result<()> {
 }
 
 /// A temporary name beside `path` that keeps the extension `ext`: `dir/.x.safetensors.tmp{pid}.ext`.
-fn tmp_path(path: &Path, ext: &str) -> PathBuf {
-    let mut name = std::ffi::OsString::from(".");
-    name.push(path.file_name().unwrap_or_default());
-    name.push(format!(".tmp{}.{ext}", std::process::id()));
-    path.with_file_name(name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

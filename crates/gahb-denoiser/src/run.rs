@@ -56,6 +56,9 @@ pub struct TrainReport {
     pub images_per_sec: f64,
     /// The last checkpoint written, if any.
     pub last_checkpoint: Option<PathBuf>,
+    /// What was wrong with the checkpoint found at the start (torn or corrupt) and what was done.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// Trains `model` on `data` (`[N, c, h, w]` in [0, 1]) with `cfg`, writing checkpoints and resuming
@@ -76,8 +79,18 @@ pub fn train(
     let mut resumed: Option<(usize, Vec<(String, Tensor)>)> = None;
     let mut resumed_from = None;
     let mut seconds_before = 0.0;
+    let mut notes = Vec::new();
+    if let Some(path) = &run.checkpoint {
+        // Clear a torn or corrupted checkpoint first: resume from the previous good one, or
+        // start afresh, and say so.
+        let found = checkpoint::recover(path)?;
+        if let Some(note) = found.note {
+            eprintln!("  {note}");
+            notes.push(note);
+        }
+    }
     if let (Some(path), true) = (&run.checkpoint, run.resume) {
-        if path.exists() {
+        if checkpoint::sidecar_path(path).exists() {
             let meta = checkpoint::load_into(model, path)?;
             if let Some(saved) = &meta.train {
                 if !saved.same_training_as(cfg) {
@@ -117,7 +130,9 @@ pub fn train(
         .expect("invariant: the template is valid"),
     );
     bar.set_position(start_step as u64);
-    let mut losses = Vec::with_capacity(end.saturating_sub(start_step));
+    // Reserved up to a bound: the plan's length is validated elsewhere, and a huge one must not
+    // allocate before the first step.
+    let mut losses = Vec::with_capacity(end.saturating_sub(start_step).min(1 << 16));
     let mut last_checkpoint = resumed_from;
     let mut images = 0usize;
     let t0 = Instant::now();
@@ -195,5 +210,6 @@ pub fn train(
             0.0
         },
         last_checkpoint,
+        notes,
     })
 }

@@ -185,6 +185,65 @@ impl Default for TrainConfig {
     }
 }
 
+/// The largest accepted learning rate: Adam with a larger one diverges at the first step.
+pub const MAX_LR: f64 = 1.0;
+
+/// The largest accepted σ_max, on the [0, 1] intensity scale (the paper trains up to 1).
+pub const MAX_SIGMA: f64 = 10.0;
+
+/// The memory assumed when `/proc/meminfo` cannot be read (16 GiB).
+const FALLBACK_MEMORY_BYTES: u64 = 16 << 30;
+
+/// The machine's memory in bytes: `MemTotal` of `/proc/meminfo`, or [`FALLBACK_MEMORY_BYTES`].
+fn memory_bytes() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            kib.checked_mul(1024)
+        })
+        .unwrap_or(FALLBACK_MEMORY_BYTES)
+}
+
+/// Checks that a run of `steps` steps fits in memory: training keeps one (step, loss) record per
+/// step, allocated up front, so an absurd length is refused here with the bytes it would need.
+fn check_steps(field: &'static str, steps: usize) -> Result<()> {
+    let per_step = std::mem::size_of::<(usize, f64)>() as u128;
+    let bytes = steps as u128 * per_step;
+    let memory = memory_bytes();
+    if bytes > u128::from(memory) {
+        return Err(invalid(
+            field,
+            format!(
+                "{steps} training steps would need {bytes} bytes for the loss record \
+                 ({per_step} bytes a step), more than this machine's {memory} bytes of memory: \
+                 train for fewer steps"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that a batch of `batch` images of `pixels` values each fits in memory: a step holds the
+/// clean batch, its noise and the noisy batch (3 × 4 bytes a pixel) before any activation.
+fn check_batch_memory(batch: usize, pixels: usize) -> Result<()> {
+    let per_image = 12 * pixels as u128;
+    let bytes = batch as u128 * per_image;
+    let memory = memory_bytes();
+    if bytes > u128::from(memory) || i64::try_from(batch).is_err() {
+        return Err(invalid(
+            "batch_size",
+            format!(
+                "a batch of {batch} images would need at least {bytes} bytes ({per_image} bytes \
+                 an image: clean, noise and noisy), more than this machine's {memory} bytes of \
+                 memory: use a smaller batch_size"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The step plan of a config for a training set of `n_images`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
@@ -204,6 +263,8 @@ impl TrainConfig {
         if self.batch_size == 0 {
             return Err(invalid("batch_size", "must be at least 1, got 0"));
         }
+        // Before the images are known: a batch needs at least one f32 pixel per image.
+        check_batch_memory(self.batch_size, 1)?;
         if let LossWeight::InversePower { power, floor } = self.loss_weight {
             if !(floor.is_finite() && floor > 0.0) {
                 return Err(invalid(
@@ -235,10 +296,14 @@ impl TrainConfig {
                 "must be at least 1 when set, got 0",
             ));
         }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
+        if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= MAX_LR) {
             return Err(invalid(
                 "lr",
-                format!("must be finite and > 0, got {}", self.lr),
+                format!(
+                    "must be in (0, {MAX_LR}] (the paper's is 1e-3; larger rates make the loss \
+                     non-finite at once), got {}",
+                    self.lr
+                ),
             ));
         }
         if !(self.lr_gamma > 0.0 && self.lr_gamma <= 1.0) {
@@ -286,11 +351,18 @@ impl TrainConfig {
                 ));
             }
         }
-        if !(self.sigma_max.is_finite() && self.sigma_max > 0.0) {
+        if !(self.sigma_max.is_finite() && self.sigma_max > 0.0 && self.sigma_max <= MAX_SIGMA) {
             return Err(invalid(
                 "sigma_max",
-                format!("must be finite and > 0, got {}", self.sigma_max),
+                format!(
+                    "must be in (0, {MAX_SIGMA}] on the [0, 1] intensity scale (the paper's is 1), \
+                     got {}",
+                    self.sigma_max
+                ),
             ));
+        }
+        if let Some(steps) = self.steps {
+            check_steps("steps", steps)?;
         }
         Ok(())
     }
@@ -304,10 +376,23 @@ impl TrainConfig {
         let tiles = self.epoch_images.map_or(1, |e| (e / n_images).max(1));
         let steps_per_epoch = (n_images * tiles).div_ceil(self.batch_size);
         let total_steps = match (self.epochs, self.steps) {
-            (Some(e), _) => e * steps_per_epoch,
+            (Some(e), _) => e.checked_mul(steps_per_epoch).ok_or_else(|| {
+                invalid(
+                    "epochs",
+                    format!("{e} epochs of {steps_per_epoch} steps overflow the step count"),
+                )
+            })?,
             (_, Some(s)) => s,
             _ => unreachable!("invariant: validate checked that one of epochs and steps is set"),
         };
+        check_steps(
+            if self.steps.is_some() {
+                "steps"
+            } else {
+                "epochs"
+            },
+            total_steps,
+        )?;
         Ok(Plan {
             n_images,
             tiles,
@@ -388,8 +473,9 @@ impl<'m> Trainer<'m> {
     /// they are moved to the model's device once).
     pub fn new(model: &'m Model, data: &Tensor, cfg: &TrainConfig) -> Result<Self> {
         cfg.validate()?;
-        let (n, ..) = check_input(model.net(), "train data", data)?;
+        let (n, c, h, w) = check_input(model.net(), "train data", data)?;
         let plan = cfg.plan(n as usize)?;
+        check_batch_memory(cfg.batch_size, (c * h * w).max(1) as usize)?;
         let data = data
             .f_to_device(model.net_device())?
             .f_to_kind(Kind::Float)?;
@@ -601,4 +687,106 @@ pub fn noise_loss(
         }
     };
     Ok(total.f_div_scalar(b as f64)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(cfg: &TrainConfig) -> String {
+        cfg.validate()
+            .expect_err("the config must be refused")
+            .to_string()
+    }
+
+    /// Values that used to surface only as "non-finite loss at step 0" are refused up front, naming
+    /// the field and its range.
+    #[test]
+    fn out_of_range_lr_and_sigma_max_name_the_field() {
+        for lr in [1e30, f64::INFINITY, 0.0, -1.0, 1.5] {
+            let e = message(&TrainConfig {
+                lr,
+                ..TrainConfig::default()
+            });
+            assert!(e.contains("lr") && e.contains("(0, 1]"), "{lr}: {e}");
+        }
+        for sigma_max in [1e300, 10.5, 0.0, f64::NAN] {
+            let e = message(&TrainConfig {
+                sigma_max,
+                ..TrainConfig::default()
+            });
+            assert!(
+                e.contains("sigma_max") && e.contains("(0, 10]"),
+                "{sigma_max}: {e}"
+            );
+        }
+        TrainConfig {
+            lr: 1.0,
+            sigma_max: 10.0,
+            ..TrainConfig::default()
+        }
+        .validate()
+        .expect("the ends of the ranges are accepted");
+    }
+
+    /// A run too long for the machine's memory is refused before anything is allocated, with the
+    /// bytes it would need; so is an epoch count whose step count overflows.
+    #[test]
+    fn absurd_step_counts_are_refused_with_the_bytes_needed() {
+        let cfg = TrainConfig {
+            epochs: None,
+            steps: Some(1_000_000_000_000),
+            ..TrainConfig::default()
+        };
+        let e = message(&cfg);
+        assert!(
+            e.contains("steps") && e.contains("16000000000000 bytes") && !e.contains('\n'),
+            "{e}"
+        );
+        let cfg = TrainConfig {
+            epochs: Some(usize::MAX / 2),
+            epoch_images: None,
+            batch_size: 1,
+            ..TrainConfig::default()
+        };
+        let e = cfg.plan(4).expect_err("overflow").to_string();
+        assert!(e.contains("epochs"), "{e}");
+        let cfg = TrainConfig {
+            epochs: Some(1_000_000_000_000),
+            epoch_images: None,
+            batch_size: 1,
+            ..TrainConfig::default()
+        };
+        let e = cfg.plan(4).expect_err("too long").to_string();
+        assert!(e.contains("epochs") && e.contains("bytes"), "{e}");
+        let ok = TrainConfig {
+            epochs: None,
+            steps: Some(1_000_000),
+            ..TrainConfig::default()
+        };
+        ok.plan(4).expect("a million steps fit");
+    }
+
+    /// A batch no machine holds is refused up front, naming `batch_size` and the bytes needed.
+    #[test]
+    fn a_huge_batch_is_refused_with_the_bytes_needed() {
+        let e = message(&TrainConfig {
+            batch_size: 1_000_000_000_000_000,
+            ..TrainConfig::default()
+        });
+        assert!(
+            e.contains("batch_size") && e.contains("12000000000000000 bytes"),
+            "{e}"
+        );
+        let e = message(&TrainConfig {
+            batch_size: usize::MAX,
+            ..TrainConfig::default()
+        });
+        assert!(e.contains("batch_size"), "{e}");
+        let e = check_batch_memory(1_000_000_000, 80 * 80)
+            .expect_err("a billion 80×80 images")
+            .to_string();
+        assert!(e.contains("batch_size") && e.contains("bytes"), "{e}");
+        check_batch_memory(512, 80 * 80).expect("the paper's batch fits");
+    }
 }
