@@ -107,10 +107,12 @@ pub fn read_prepared(path: &Path) -> Result<Prepared> {
         serde_json::from_slice(json).map_err(|e| corrupt(format!("header: {e}")))?;
     let data = &bytes[12 + l..];
     let [n, h, w] = header.shape;
-    if data.len() != n * h * w * 4 {
+    let expected = crate::error::checked_bytes(path, &[n, h, w], &["n", "height", "width"], 4)
+        .map_err(|e| corrupt(format!("header shape: {e}")))?;
+    if data.len() != expected {
         return Err(Error::Truncated {
             path: path.into(),
-            expected: (n * h * w * 4) as u64,
+            expected: expected as u64,
             got: data.len() as u64,
         });
     }
@@ -162,21 +164,94 @@ impl Cache {
     }
 
     /// Load the dataset from the cache, or run `prepare`, store its result and return it. The second
-    /// value says whether it came from the cache. A corrupt cache file is prepared again.
+    /// value says whether it came from the cache. A corrupt cache file is prepared again
+    /// ([`Cache::load_or_rebuild`] says when that happened).
     pub fn load_or_prepare(
         &self,
         name: &str,
         key: &str,
         prepare: impl FnOnce() -> Result<Prepared>,
     ) -> Result<(Prepared, bool)> {
+        let (p, origin) = self.load_or_rebuild(name, key, prepare)?;
+        Ok((p, origin == Origin::Cached))
+    }
+
+    /// [`Cache::load_or_prepare`], saying where the data came from: a cache file that fails any
+    /// check (magic, header, length, sha256) or cannot be read is never used; the set is prepared
+    /// again, written over it, and the result is [`Origin::Rebuilt`] with the reason.
+    pub fn load_or_rebuild(
+        &self,
+        name: &str,
+        key: &str,
+        prepare: impl FnOnce() -> Result<Prepared>,
+    ) -> Result<(Prepared, Origin)> {
         let path = self.path_for(name, key);
+        let mut origin = Origin::Prepared;
         if path.exists() {
-            if let Ok(p) = read_prepared(&path) {
-                return Ok((p, true));
+            match read_prepared(&path) {
+                Ok(p) => return Ok((p, Origin::Cached)),
+                Err(e) => origin = Origin::Rebuilt(e.to_string()),
             }
         }
+        remove_stale_temporaries(&path);
         let p = prepare()?;
         write_prepared(&path, &p)?;
-        Ok((p, false))
+        Ok((p, origin))
     }
+}
+
+/// Removes the temporaries `<file>.tmp.<pid>` of `path` that a killed preparation left behind: those
+/// whose process no longer runs (on systems without `/proc`, none is removed). Best effort: a file
+/// that cannot be removed stays.
+fn remove_stale_temporaries(path: &Path) {
+    let (Some(dir), Some(stem)) = (path.parent(), path.file_stem().and_then(|s| s.to_str())) else {
+        return;
+    };
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!("{stem}.tmp.");
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let alive = pid.parse::<u32>().is_ok_and(|pid| {
+            pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists()
+        });
+        if !alive {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Where [`Cache::load_or_rebuild`]'s data came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A cache file that passed every check.
+    Cached,
+    /// Prepared now: there was no cache file.
+    Prepared,
+    /// Prepared again: the cache file failed its checks or could not be read (the reason, one
+    /// line naming the file); it was replaced.
+    Rebuilt(String),
+}
+
+/// The SHA-256 (hex) of a file's bytes, read in blocks: what content keys are made of.
+pub fn file_sha256(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let k = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if k == 0 {
+            break;
+        }
+        hasher.update(&buf[..k]);
+    }
+    Ok(hex(&hasher.finalize()))
 }

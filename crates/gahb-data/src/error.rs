@@ -180,6 +180,21 @@ pub enum Error {
         /// The cap in bytes.
         cap_bytes: u128,
     },
+    /// A size set by the user would need more memory than the machine has.
+    #[error(
+        "{field}: {what} would need {bytes} bytes, more than this machine's {memory} bytes of \
+         memory: choose a smaller {field}"
+    )]
+    TooLarge {
+        /// The field or option that sets the size, e.g. `data.size` or `--size`.
+        field: String,
+        /// What would be allocated, e.g. `64 images of 100000×100000`.
+        what: String,
+        /// Bytes needed (saturating).
+        bytes: u128,
+        /// The machine's memory in bytes.
+        memory: u64,
+    },
     /// A split asks for more images than the set holds.
     #[error(
         "split of N = {n} impossible: at most {available} per split \

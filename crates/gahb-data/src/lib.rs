@@ -16,20 +16,23 @@
 //!   same order ([`RealSet::class_names`]).
 //! - [`prepare_celeba`] and [`read_folder`]: the user's own images.
 //! - [`Split`]: S1 = first N, S2 = last N, test = a middle block.
-//! - [`Cache::load_or_prepare`]: prepare once, then read back.
+//! - [`Cache::load_or_prepare`]: prepare once, then read back; [`Cache::load_or_rebuild`] also says
+//!   when a cache file failed its checks and was prepared again ([`Origin`]).
+//! - [`check_memory`]: sizes from a user against the machine's memory, before allocating.
 
 mod cache;
 mod celeba;
 mod error;
 mod folder;
 mod idx;
+mod limits;
 mod npy;
 mod pgm;
 mod resample;
 mod sources;
 mod split;
 
-pub use cache::{read_prepared, write_prepared, Cache, DatasetMeta, Prepared};
+pub use cache::{file_sha256, read_prepared, write_prepared, Cache, DatasetMeta, Origin, Prepared};
 pub use celeba::{
     near_duplicates, prepare_celeba, preprocess_file, remove_near_duplicates, CelebaConfig,
     CelebaPrepared,
@@ -37,6 +40,7 @@ pub use celeba::{
 pub use error::{Error, Result};
 pub use folder::{list_images, load_rgb, read_folder, CropMode, FolderConfig};
 pub use idx::{encode_idx, parse_idx, read_idx, read_idx_images, read_idx_labels, IdxArray};
+pub use limits::{check_memory, image_bytes, memory_bytes, FALLBACK_MEMORY_BYTES};
 pub use npy::{encode_npy_f32, parse_npy, read_npy, read_npy_images};
 pub use pgm::{parse_pgm, read_pgm};
 pub use resample::{area_downsample, pad_to, resize_all, resize_bicubic};

@@ -1,4 +1,5 @@
-//! The bad-input corpus of issue 13: malformed IDX, PGM and `.npy` files, image folders and sizes,
+//! The bad-input corpus of issue 13: malformed IDX, PGM and `.npy` files, image folders, sizes and
+//! prepared-dataset cache files,
 //! each built in memory by the functions of this folder (no binary file is committed), with the
 //! reader that must refuse it and the substrings its error message must contain.
 //!
@@ -8,6 +9,7 @@
 //! `GAHB_WRITE_BAD_INPUTS=<dir>` also writes the whole corpus under `<dir>`, one folder per case,
 //! for trying it on the command line.
 
+mod cache;
 mod folders;
 mod idx;
 mod npy;
@@ -123,5 +125,6 @@ pub fn all() -> Vec<Case> {
     cases.extend(npy::cases());
     cases.extend(folders::cases());
     cases.extend(sizes::cases());
+    cases.extend(cache::cases());
     cases
 }
