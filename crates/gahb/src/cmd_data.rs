@@ -72,6 +72,10 @@ pub fn run(args: &DataArgs) -> Result<()> {
         None,
     );
     let spec = spec(args)?;
+    ensure_writable("--cache", &env.cache)?;
+    if let Some(out) = &args.out {
+        ensure_writable("--out", out)?;
+    }
     let mut loaded = prepare(&env, &spec, args.seed)?;
     if args.shuffle {
         let (_, h, w) = loaded.images.dim();
@@ -85,6 +89,32 @@ pub fn run(args: &DataArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| env.root.join("results").join("data").join(label(args)));
     write_outputs(&out, &loaded, args.show)
+}
+
+/// Creates folder `dir` (given by option `flag`, e.g. `--cache`) and checks that files can be
+/// written in it, before any work: a one-line error naming the option and the path otherwise.
+pub fn ensure_writable(flag: &str, dir: &Path) -> Result<()> {
+    if dir.is_file() {
+        anyhow::bail!(
+            "{flag} {}: is a file, not a folder: give a folder to write into",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(dir).map_err(|e| {
+        anyhow::anyhow!(
+            "{flag} {}: cannot create the folder ({e}): give a folder you can write to",
+            dir.display()
+        )
+    })?;
+    let probe = dir.join(format!(".gahb-write-test.{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| {
+        anyhow::anyhow!(
+            "{flag} {}: cannot write in the folder ({e}): give a folder you can write to",
+            dir.display()
+        )
+    })?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// The typed spec of the arguments.
@@ -223,6 +253,7 @@ fn write_outputs(out: &Path, p: &Loaded, show: usize) -> Result<()> {
         "std": var.sqrt(),
         "duplicates_removed": p.meta.duplicates_removed,
         "from_cache": p.from_cache,
+        "cache_rebuilt": p.rebuilt,
         "params": p.meta.params,
     });
     crate::lab::io::write_json(&out.join("summary.json"), &summary)?;
@@ -231,7 +262,11 @@ fn write_outputs(out: &Path, p: &Loaded, show: usize) -> Result<()> {
         p.meta.name,
         var.sqrt(),
         p.meta.duplicates_removed,
-        if p.from_cache { " (cached)" } else { "" },
+        match (&p.rebuilt, p.from_cache) {
+            (Some(_), _) => " (the cached copy failed its check: prepared again)",
+            (None, true) => " (cached)",
+            (None, false) => "",
+        },
         png.display()
     );
     Ok(())

@@ -16,7 +16,7 @@ mod report;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 
 use crate::lab::context::Lab;
@@ -73,6 +73,10 @@ struct RunArgs {
     /// A local CelebA `img_align_celeba` folder; face experiments then use it.
     #[arg(long)]
     celeba: Option<PathBuf>,
+    /// Write a training checkpoint every this many steps (a killed run resumes from the last one;
+    /// 0: only at the end).
+    #[arg(long, default_value_t = 500)]
+    checkpoint_every: usize,
 }
 
 fn main() {
@@ -132,9 +136,26 @@ fn reproduce(args: &RunArgs, only: &[String]) -> Result<()> {
         .cache
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join("cache"));
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    cmd_data::ensure_writable("--out", &out)?;
+    cmd_data::ensure_writable("--cache", &cache)?;
+    let swept = lab::io::remove_stale_temporaries(&out, 2);
+    if swept > 0 {
+        eprintln!(
+            "removed {swept} temporary file(s) that an interrupted run left in {}",
+            out.display()
+        );
+    }
     if let Some(c) = &args.celeba {
-        anyhow::ensure!(c.is_dir(), "--celeba {}: no such folder", c.display());
+        anyhow::ensure!(
+            c.is_dir(),
+            "--celeba {}: {}",
+            c.display(),
+            if c.exists() {
+                "is a file, not a folder: give the img_align_celeba folder that holds the images"
+            } else {
+                "no such folder"
+            }
+        );
     }
     let git_revision = lab::store::git_revision(&std::env::current_dir()?);
     let lab = Lab::new(
@@ -145,6 +166,7 @@ fn reproduce(args: &RunArgs, only: &[String]) -> Result<()> {
         DataEnv::new(cache, args.celeba.clone()),
         RunSettings {
             git_revision: git_revision.clone(),
+            checkpoint_every: args.checkpoint_every,
             ..RunSettings::default()
         },
     );
@@ -160,6 +182,7 @@ fn reproduce(args: &RunArgs, only: &[String]) -> Result<()> {
             other => format!("{other:?}").to_lowercase(),
         },
         training: profile.train.describe(),
+        cache_notes: Vec::new(),
         sections: Vec::new(),
         failures: Vec::new(),
         seconds: 0.0,
@@ -197,6 +220,7 @@ fn reproduce(args: &RunArgs, only: &[String]) -> Result<()> {
             }
         }
         report.seconds = t0.elapsed().as_secs_f64();
+        report.cache_notes = lab.notes();
         report::render::write(&report, &out)?;
     }
     eprintln!("report: {}", out.join("REPORT.md").display());

@@ -119,11 +119,16 @@ impl Profile {
             }
         }
         tables.sort_by_key(|(e, _)| experiments::names().iter().position(|n| *n == e.name()));
+        let train: TrainSpec = train.context("the profile needs a `[train]` table")?;
+        check_recipe(&train).map_err(|e| located(text, "train", &format!("{e:#}")))?;
+        if let Some(s) = &sweep {
+            check_sweep(s).map_err(|e| located(text, "sweep", &format!("{e:#}")))?;
+        }
         Ok(Self {
             name: name.context("the profile needs a `name`")?,
             description: description.context("the profile needs a `description`")?,
             seed: seed.context("the profile needs a `seed`")?,
-            train: train.context("the profile needs a `[train]` table")?,
+            train,
             sweep,
             experiments: tables,
             text: text.to_string(),
@@ -137,6 +142,36 @@ impl Profile {
             .find(|(e, _)| e.name() == name)
             .map(|(_, v)| v)
     }
+}
+
+/// Checks a training recipe's values when the profile is read, before anything trains: a value
+/// training cannot use is a one-line error naming its field (`lr`, `sigma_max`, `steps`, ...).
+pub fn check_recipe(recipe: &TrainSpec) -> Result<()> {
+    recipe.to_config(0).map(|_| ())
+}
+
+/// Checks `[sweep]` beyond its types, before anything trains: its sizes, its own recipe, and that
+/// its evaluation images fit in memory (the rest is checked against the data once it is read).
+fn check_sweep(sweep: &SweepSpec) -> Result<()> {
+    anyhow::ensure!(
+        sweep.n_test > 0,
+        "sweep.n_test must be at least 1 (the held-out images the test curves are measured on), got 0"
+    );
+    anyhow::ensure!(
+        sweep.n_eval > 0,
+        "sweep.n_eval must be at least 1 (the images PSNR curves are measured on), got 0"
+    );
+    anyhow::ensure!(
+        !sweep.ns.is_empty(),
+        "sweep.ns is empty: give at least one N"
+    );
+    if let Some(r) = &sweep.train {
+        check_recipe(r).context("sweep.train")?;
+    }
+    if let Some(size) = sweep.data.size() {
+        crate::lab::data::check_images("sweep.n_eval", sweep.n_eval, "sweep.data.size", size)?;
+    }
+    Ok(())
 }
 
 fn typed<T: DeserializeOwned>(text: &str, key: &str, value: &toml::Value) -> Result<T> {
@@ -329,5 +364,132 @@ mod tests {
             err.contains("[fig99]") && err.contains("fig1") && err.contains("line 7"),
             "{err}"
         );
+    }
+
+    fn smoke() -> String {
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../configs/smoke.toml"
+        ))
+        .expect("smoke")
+    }
+
+    /// The smoke profile with the `nth` (0-based) occurrence of `from` replaced by `to`, parsed: the
+    /// one-line error it gives.
+    fn error_with(from: &str, to: &str, nth: usize) -> String {
+        let text = smoke();
+        let (at, _) = text
+            .match_indices(from)
+            .nth(nth)
+            .unwrap_or_else(|| panic!("smoke has {from:?} {} times", nth + 1));
+        let patched = format!("{}{to}{}", &text[..at], &text[at + from.len()..]);
+        let e = format!(
+            "{:#}",
+            Profile::parse(&patched).expect_err(&format!("{from} -> {to}"))
+        );
+        assert!(!e.contains('\n'), "one line: {e}");
+        e
+    }
+
+    /// Issue 13, item 8: values that used to fail late, or with a message naming neither the field
+    /// nor what to change, are refused when the profile is read.
+    #[test]
+    fn weak_values_are_refused_when_the_profile_is_read() {
+        for (from, to, nth, want) in [
+            (
+                "sigma_max = 1.0",
+                "sigma_max = 1e300",
+                0,
+                "sigma_max: must be in (0, 10]",
+            ),
+            (
+                "batch_size = 16\n",
+                "batch_size = 16\nlr = 1e30\n",
+                0,
+                "lr: must be in (0, 1]",
+            ),
+            (
+                "n_eval = 20",
+                "n_eval = 0",
+                0,
+                "sweep.n_eval must be at least 1",
+            ),
+            (
+                "n_test = 100",
+                "n_test = 0",
+                0,
+                "sweep.n_test must be at least 1",
+            ),
+            (
+                "n_test = 8",
+                "n_test = 0",
+                0,
+                "slice.n_test must be at least 1",
+            ),
+            (
+                "n_test = 16",
+                "n_test = 0",
+                0,
+                "fig4.n_test must be at least 1",
+            ),
+            (
+                "n_test = 8",
+                "n_test = 0",
+                1,
+                "fig5.n_test must be at least 1",
+            ),
+            (
+                "n_test = 16",
+                "n_test = 0",
+                1,
+                "fig21.n_test must be at least 1",
+            ),
+            (
+                "n_test = 32",
+                "n_test = 0",
+                0,
+                "optimality.n_test must be at least 1",
+            ),
+            (
+                "n_test = 32",
+                "n_test = 0",
+                1,
+                "levers.n_test must be at least 1",
+            ),
+            (
+                "size = 16\nn_train = 64\nn_test = 8",
+                "size = 4\nn_train = 64\nn_test = 8",
+                0,
+                "fig5.size = 4",
+            ),
+        ] {
+            let e = error_with(from, to, nth);
+            assert!(e.contains(want), "{from} -> {to}: {e}");
+            assert!(!e.contains("psnr_curve") && !e.contains("r_max"), "{e}");
+        }
+    }
+
+    /// Issue 13, item 5: sizes too large for the machine are refused when the profile is read,
+    /// naming the field and the bytes needed, before anything is allocated.
+    #[test]
+    fn huge_sizes_are_refused_with_the_bytes_needed() {
+        for (from, to, nth, want) in [
+            ("steps = 30", "steps = 1000000000000", 0, "steps"),
+            (
+                "image_size = 16\n",
+                "image_size = 1000000\n",
+                0,
+                "slice.image_size",
+            ),
+            ("n_train = 64", "n_train = 100000000000", 0, "slice.n_train"),
+            ("n_train = 64", "n_train = 100000000000", 1, "fig4.n_train"),
+            ("n_eval = 20", "n_eval = 100000000000", 0, "sweep.n_eval"),
+        ] {
+            let e = error_with(from, to, nth);
+            assert!(
+                e.contains(want) && e.contains("bytes"),
+                "{from} -> {to}: {e}"
+            );
+        }
     }
 }

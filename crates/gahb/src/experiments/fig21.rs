@@ -63,6 +63,23 @@ impl Experiment for Fig21 {
     type Config = Config;
     type Results = Results;
 
+    fn validate(cfg: &Config) -> Result<()> {
+        anyhow::ensure!(cfg.n_train > 0, "fig21.n_train must be at least 1, got 0");
+        anyhow::ensure!(
+            cfg.n_test > 0,
+            "fig21.n_test must be at least 1 (the held-out images the PSNR curves are measured on), got 0"
+        );
+        anyhow::ensure!(
+            cfg.sigma.is_finite() && cfg.sigma > 0.0,
+            "fig21.sigma must be finite and > 0, got {}",
+            cfg.sigma
+        );
+        if let Some(t) = &cfg.train {
+            t.to_config(0).context("fig21.train")?;
+        }
+        Ok(())
+    }
+
     fn measure(lab: &Lab, cfg: &Config) -> Result<Results> {
         let seed = lab.seed_of("fig21");
         let loaded = lab.data(&cfg.data, seed)?;

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::harness::{Experiment, Page};
 use crate::lab::context::Lab;
-use crate::lab::data::DataSpec;
+use crate::lab::data::{check_sets, DataSpec};
 use crate::lab::eval::{local_slopes, paper_sigmas, points, psnr_curve, top};
 use crate::lab::recipe::{list, TrainSpec};
 use crate::lab::seed::derive_seed;
@@ -173,6 +173,10 @@ impl Experiment for Fig4 {
             ("max_oracle_gap_db", cfg.max_oracle_gap_db),
         ] {
             anyhow::ensure!(v.is_finite(), "fig4.{key} must be finite, got {v}");
+        }
+        check_sets("fig4", cfg.n_train, cfg.n_test, "size", cfg.size)?;
+        if let Some(t) = &cfg.train {
+            t.to_config(0).context("fig4.train")?;
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! C^α images (paper §6), evaluated as output PSNR against input PSNR on held-out images (paper §3),
 //! with a grid of clean, noisy and denoised images.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use gahb_denoiser::{ModelConfig, PsnrRow};
 use gahb_plot::{image_grid_png, line_plot_png, GridOptions, Panel, Series};
 use gahb_tensor::convert::{images_to_batch, tensor_to_array};
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::harness::{Experiment, Page};
 use crate::lab::context::Lab;
-use crate::lab::data::DataSpec;
+use crate::lab::data::{check_sets, DataSpec};
 use crate::lab::eval::{noise, paper_sigmas, points, psnr_curve};
 use crate::lab::recipe::{describe_model, list, TrainSpec};
 use crate::lab::seed::derive_seed;
@@ -76,10 +76,16 @@ impl Experiment for Slice {
         {
             anyhow::bail!("slice.grid_sigmas: noise level {bad} must be > 0 (standard deviation on the [0, 1] scale)");
         }
-        anyhow::ensure!(
-            cfg.n_train > 0 && cfg.n_test > 0,
-            "slice: n_train and n_test must be at least 1"
-        );
+        check_sets(
+            "slice",
+            cfg.n_train,
+            cfg.n_test,
+            "image_size",
+            cfg.image_size,
+        )?;
+        if let Some(t) = &cfg.train {
+            t.to_config(0).context("slice.train")?;
+        }
         Ok(())
     }
 

@@ -40,6 +40,7 @@ pub struct Lab {
     pub run: RunSettings,
     loaded: RefCell<HashMap<String, Rc<Loaded>>>,
     curves: RefCell<HashMap<String, Rc<SweepCurves>>>,
+    notes: RefCell<Vec<String>>,
 }
 
 /// A trained (or loaded) model and where it came from.
@@ -73,7 +74,18 @@ impl Lab {
             run,
             loaded: RefCell::default(),
             curves: RefCell::default(),
+            notes: RefCell::default(),
         }
+    }
+
+    /// Records lines about the cache for the report (a refused artefact and what was done).
+    pub fn note(&self, lines: impl IntoIterator<Item = String>) {
+        self.notes.borrow_mut().extend(lines);
+    }
+
+    /// Every line recorded by [`Lab::note`] so far.
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.borrow().clone()
     }
 
     /// The seed of the part called `tag` ([`derive_seed`] of the master seed).
@@ -100,6 +112,12 @@ impl Lab {
             return Ok(l.clone());
         }
         let l = Rc::new(data::prepare_keyed(&self.data_env, spec, seed, &key)?);
+        if let Some(reason) = &l.rebuilt {
+            self.note([format!(
+                "dataset `{}`: the cached copy was refused ({reason}); prepared again",
+                l.meta.name
+            )]);
+        }
         self.loaded.borrow_mut().insert(key, l.clone());
         Ok(l)
     }
@@ -121,6 +139,7 @@ impl Lab {
         let (model, info) =
             self.store
                 .get_or_train(label, &spec, images, split, &self.run, self.device)?;
+        self.note(info.notes.iter().map(|n| format!("{label}: {n}")));
         Ok(Trained { model, info })
     }
 
@@ -201,20 +220,24 @@ impl Lab {
         )?;
         let train_labels = [&labels[..test.start], &labels[test.end..]].concat();
         let held_out = images.slice(s![test.clone(), .., ..]).to_owned();
-        self.classifiers.get_or_train(
-            &format!("{} classifier", sweep.data.name()),
-            &cfg,
-            Labelled {
-                images: &train_images,
-                labels: &train_labels,
-            },
-            Labelled {
-                images: &held_out,
-                labels: &labels[test],
-            },
-            self.run.git_revision.as_deref(),
-            self.device,
-        )
+        self.classifiers
+            .get_or_train(
+                &format!("{} classifier", sweep.data.name()),
+                &cfg,
+                Labelled {
+                    images: &train_images,
+                    labels: &train_labels,
+                },
+                Labelled {
+                    images: &held_out,
+                    labels: &labels[test],
+                },
+                self.run.git_revision.as_deref(),
+                self.device,
+            )
+            .inspect(|(_, info)| {
+                self.note(info.notes.iter().map(|n| format!("classifier: {n}")));
+            })
     }
 
     /// The train and test curves of the S1 model of every N of `sweep`, measured once per run

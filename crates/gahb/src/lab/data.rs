@@ -5,15 +5,18 @@
 //! Real sets are centre-cropped to a square and resized (bicubic) to the requested size, or padded;
 //! CelebA goes through the paper's pipeline (PAPER.md §2); C^α images (§6) and disks (§7) are
 //! generated from a seed. Every prepared set is cached under the SHA-256 of its spec, its seed (for
-//! generated sets) and a stamp of its source files (names, lengths and modification times), so any
-//! edit to a source re-prepares it.
+//! generated sets) and the SHA-256 of every source file's bytes (with its name), so replacing,
+//! editing (even at the same length and time) or deleting a source re-prepares it. A cache file that
+//! fails its checks is never used: the set is prepared again, said on stderr and in
+//! [`Loaded::rebuilt`].
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use gahb_data::{
-    default_raw_dir, load_real, load_real_labels, pad_to, resize_all, source_files, Cache,
-    CelebaConfig, CropMode, DatasetMeta, FolderConfig, Prepared, RealSet, LABELLED_SETS,
+    check_memory, default_raw_dir, file_sha256, image_bytes, load_real, load_real_labels, pad_to,
+    resize_all, source_files, Cache, CelebaConfig, CropMode, DatasetMeta, FolderConfig, Origin,
+    Prepared, RealSet, LABELLED_SETS,
 };
 use gahb_synth::{generate_calpha, generate_disks, CAlphaConfig, DiskConfig};
 use ndarray::{s, Array3};
@@ -23,6 +26,46 @@ use crate::lab::store::content_key;
 
 /// Bumped when a change to the preparation code changes prepared bytes.
 const DATA_VERSION: &str = "gahb-data-v1";
+
+/// Checks an experiment's train and test sets before anything runs: both counts at least 1, and the
+/// `n_train + n_test` images of `size × size` fit in memory; errors name `<who>.n_train`,
+/// `<who>.n_test` or `<who>.<size_key>`.
+pub fn check_sets(
+    who: &str,
+    n_train: usize,
+    n_test: usize,
+    size_key: &str,
+    size: usize,
+) -> Result<()> {
+    anyhow::ensure!(n_train > 0, "{who}.n_train must be at least 1, got 0");
+    anyhow::ensure!(
+        n_test > 0,
+        "{who}.n_test must be at least 1 (the held-out images the PSNR curve is measured on), got 0"
+    );
+    check_images(
+        &format!("{who}.n_train"),
+        n_train.saturating_add(n_test),
+        &format!("{who}.{size_key}"),
+        size,
+    )
+}
+
+/// The smallest side at which the paper's disks exist (radii from 3 to (size − 3)/2, PAPER.md §7).
+pub fn min_disk_size() -> usize {
+    (4..1024)
+        .find(|&s| DiskConfig::paper(s).validate().is_ok())
+        .unwrap_or(1024)
+}
+
+/// Checks that `n` images (a number set by `n_field`) of `size × size` (set by `size_field`) fit
+/// in the machine's memory, before anything is allocated: otherwise a one-line error naming the
+/// field to change (the size when one image is already too large) and the bytes needed.
+pub fn check_images(n_field: &str, n: usize, size_field: &str, size: usize) -> Result<()> {
+    let what = |k: usize| format!("{k} image(s) of {size}×{size} (4 bytes a pixel)");
+    check_memory(size_field, &what(1), image_bytes(1, size, size))?;
+    check_memory(n_field, &what(n), image_bytes(n, size, size))?;
+    Ok(())
+}
 
 /// How a real set reaches the requested size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -302,10 +345,16 @@ impl DataSpec {
         })
     }
 
-    /// Checks the numbers.
+    /// Checks the numbers, and that the images fit in memory (for generated sets, all of them;
+    /// for others, one image: the number of files is checked when they are listed).
     pub fn validate(&self) -> Result<()> {
         if let Some(size) = self.size() {
             anyhow::ensure!(size >= 4, "data.size must be at least 4, got {size}");
+            let n = match self {
+                DataSpec::Calpha { n, .. } | DataSpec::Disks { n, .. } => *n,
+                _ => 1,
+            };
+            check_images("data.n", n, "data.size", size)?;
         }
         match self {
             DataSpec::Calpha { alpha, beta, n, .. } => {
@@ -318,8 +367,14 @@ impl DataSpec {
                 }
                 anyhow::ensure!(*n > 0, "data.n must be at least 1, got 0");
             }
-            DataSpec::Disks { n, .. } => {
-                anyhow::ensure!(*n > 0, "data.n must be at least 1, got 0")
+            DataSpec::Disks { n, size } => {
+                anyhow::ensure!(*n > 0, "data.n must be at least 1, got 0");
+                let min = min_disk_size();
+                anyhow::ensure!(
+                    *size >= min,
+                    "data.size must be at least {min} for disks (radii from 3 to (size − 3)/2, \
+                     PAPER.md §7), got {size}"
+                );
             }
             DataSpec::Celeba { limit: Some(0), .. } | DataSpec::Folder { limit: Some(0), .. } => {
                 bail!("data.limit must be at least 1, got 0")
@@ -366,6 +421,9 @@ pub struct Loaded {
     pub meta: DatasetMeta,
     /// Whether it came from the cache.
     pub from_cache: bool,
+    /// Why the cached copy was not used, when one existed but failed its checks (a damaged or
+    /// unreadable file): the set was prepared again and the file replaced. `None` otherwise.
+    pub rebuilt: Option<String>,
 }
 
 /// The cache key of `spec` (resolved against `env`) with `seed`: what [`prepare`] stores it under.
@@ -387,9 +445,27 @@ pub fn prepare_keyed(env: &DataEnv, spec: &DataSpec, seed: u64, key: &str) -> Re
     let resolved = resolve(env, spec)?;
     resolved.validate()?;
     let cache = Cache::new(env.cache.join("datasets"));
-    let (p, hit) = cache
-        .load_or_prepare(&resolved.name(), key, || build(env, &resolved, seed))
-        .with_context(|| format!("preparing dataset `{}`", resolved.name()))?;
+    let mut failure = None;
+    let (p, origin) = match cache.load_or_rebuild(&resolved.name(), key, || {
+        build(env, &resolved, seed, &mut failure)
+    }) {
+        Ok(done) => done,
+        Err(e) => {
+            let e = failure.take().unwrap_or_else(|| e.into());
+            return Err(e.context(format!("preparing dataset `{}`", resolved.name())));
+        }
+    };
+    let from_cache = origin == Origin::Cached;
+    let rebuilt = match origin {
+        Origin::Rebuilt(reason) => {
+            eprintln!(
+                "  dataset `{}`: the cached copy was not used ({reason}); prepared again",
+                resolved.name()
+            );
+            Some(reason)
+        }
+        Origin::Cached | Origin::Prepared => None,
+    };
     let description = p
         .meta
         .params
@@ -401,7 +477,8 @@ pub fn prepare_keyed(env: &DataEnv, spec: &DataSpec, seed: u64, key: &str) -> Re
         images: p.images,
         description,
         meta: p.meta,
-        from_cache: hit,
+        from_cache,
+        rebuilt,
     })
 }
 
@@ -451,46 +528,71 @@ fn resolve(env: &DataEnv, spec: &DataSpec) -> Result<DataSpec> {
     })
 }
 
-/// Names, lengths and modification times of the files a spec reads: any edit changes the key.
-fn source_stamp(env: &DataEnv, spec: &DataSpec) -> Result<Vec<(String, u64, u128)>> {
-    let files: Vec<PathBuf> = match spec {
+/// The name and the SHA-256 of the bytes of every file a spec reads, in reading order: any change
+/// of content (a replaced, edited or deleted file, whatever its length and time) changes the key.
+/// A folder with a `limit` stamps only the files read. Every file is hashed on each call (the sets
+/// here are small: 30 MB for Fashion-MNIST); the raw source files are read again to prepare anyway.
+fn source_stamp(env: &DataEnv, spec: &DataSpec) -> Result<Vec<(String, String)>> {
+    let (base, files): (PathBuf, Vec<PathBuf>) = match spec {
         DataSpec::Real { set, .. } => {
             let raw = default_raw_dir(&env.root, *set);
             if !raw.is_dir() {
                 bail!(
-                    "{} is missing: fetch it first with `cargo xtask datasets fetch {set}`",
-                    raw.display()
+                    "{} {}: fetch it first with `cargo xtask datasets fetch {set}`",
+                    raw.display(),
+                    if raw.exists() {
+                        "is a file, not the folder of the fetched set"
+                    } else {
+                        "is missing"
+                    }
                 );
             }
-            source_files(*set, &raw)?
+            let files = source_files(*set, &raw)?;
+            (raw, files)
         }
-        DataSpec::Celeba { path: Some(p), .. } | DataSpec::Folder { path: p, .. } => {
+        DataSpec::Celeba {
+            path: Some(p),
+            limit,
+            ..
+        }
+        | DataSpec::Folder { path: p, limit, .. } => {
             anyhow::ensure!(
                 p.is_dir(),
                 "{}: not a folder{}",
                 p.display(),
                 if p.exists() {
-                    " (it is a file)"
+                    " (it is a file): give the folder that holds the images"
                 } else {
                     " (it does not exist)"
                 }
             );
-            gahb_data::list_images(p)?
+            let mut files = gahb_data::list_images(p)?;
+            if let Some(l) = limit {
+                files.truncate(*l);
+            }
+            (p.clone(), files)
         }
-        _ => Vec::new(),
+        _ => return Ok(Vec::new()),
     };
     files
         .iter()
         .map(|f| {
-            let m = std::fs::metadata(f).with_context(|| format!("reading {}", f.display()))?;
-            let mtime = m
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos());
-            Ok((f.display().to_string(), m.len(), mtime))
+            let name = f.strip_prefix(&base).unwrap_or(f).display().to_string();
+            Ok((name, file_sha256(f)?))
         })
         .collect()
+}
+
+/// Checks that the images of folder `dir` (at most `limit`) fit in memory at `size × size`.
+fn check_files_fit(dir: &std::path::Path, size: usize, limit: Option<usize>) -> Result<()> {
+    let files = gahb_data::list_images(dir)?.len();
+    let n = limit.map_or(files, |l| l.min(files));
+    check_images(
+        "data.limit (the number of files read)",
+        n,
+        "data.size",
+        size,
+    )
 }
 
 fn meta(name: &str, source: &str, removed: usize, params: serde_json::Value) -> DatasetMeta {
@@ -502,14 +604,22 @@ fn meta(name: &str, source: &str, removed: usize, params: serde_json::Value) -> 
     }
 }
 
-/// Builds a resolved spec's images.
-fn build(env: &DataEnv, spec: &DataSpec, seed: u64) -> gahb_data::Result<Prepared> {
-    // gahb-data's closure type is its own Result: other crates' errors travel as text.
-    let text = |e: anyhow::Error| gahb_data::Error::Format {
-        path: PathBuf::from(spec.name()),
-        reason: format!("{e:#}"),
-    };
-    build_any(env, spec, seed).map_err(text)
+/// Builds a resolved spec's images. gahb-data's closure type is its own Result, so the error
+/// itself is kept in `failure` (to be returned as it is) and the cache gets a stand-in.
+fn build(
+    env: &DataEnv,
+    spec: &DataSpec,
+    seed: u64,
+    failure: &mut Option<anyhow::Error>,
+) -> gahb_data::Result<Prepared> {
+    build_any(env, spec, seed).map_err(|e| {
+        let stand_in = gahb_data::Error::Format {
+            path: PathBuf::from(spec.name()),
+            reason: format!("{e:#}"),
+        };
+        *failure = Some(e);
+        stand_in
+    })
 }
 
 fn build_any(env: &DataEnv, spec: &DataSpec, seed: u64) -> Result<Prepared> {
@@ -566,9 +676,12 @@ fn build_any(env: &DataEnv, spec: &DataSpec, seed: u64) -> Result<Prepared> {
             size,
             limit,
         } => {
+            check_files_fit(dir, *size, *limit)?;
+            // The dedup thumbnails are 20×20 (PAPER.md §2), or the output itself when smaller.
             let cfg = CelebaConfig {
                 size: *size,
                 limit: *limit,
+                thumb: CelebaConfig::default().thumb.min(*size),
                 ..CelebaConfig::default()
             };
             let prep = gahb_data::prepare_celeba(dir, &cfg)?;
@@ -587,6 +700,7 @@ fn build_any(env: &DataEnv, spec: &DataSpec, seed: u64) -> Result<Prepared> {
             }
         }
         DataSpec::Folder { path, size, limit } => {
+            check_files_fit(path, *size, *limit)?;
             let cfg = FolderConfig {
                 size: *size,
                 crop: CropMode::Center,
@@ -792,5 +906,220 @@ mod tests {
         };
         let e = format!("{:#}", prepare(&env, &spec, 0).expect_err("file"));
         assert!(e.contains("it is a file"), "{e}");
+    }
+
+    /// Writes `bytes` to `path`, then gives it `mtime`: an edit that keeps the length and the
+    /// modification time, which a key on names, lengths and times would miss.
+    fn rewrite_keeping_time(path: &std::path::Path, bytes: &[u8], mtime: std::time::SystemTime) {
+        let old = std::fs::read(path).expect("read");
+        assert_eq!(old.len(), bytes.len(), "the edit keeps the length");
+        assert_ne!(old, bytes, "the edit changes the content");
+        std::fs::write(path, bytes).expect("write");
+        let f = std::fs::File::options()
+            .write(true)
+            .open(path)
+            .expect("open");
+        f.set_modified(mtime).expect("set mtime");
+    }
+
+    fn gray_png(value: u8) -> Vec<u8> {
+        let img = image::GrayImage::from_pixel(12, 12, image::Luma([value]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png)
+            .expect("encode png");
+        out.into_inner()
+    }
+
+    fn env_at(root: &std::path::Path) -> DataEnv {
+        DataEnv {
+            root: root.to_path_buf(),
+            cache: root.join("cache"),
+            celeba: None,
+        }
+    }
+
+    /// Issue 13, item 4: a folder's key follows the bytes of its files, so a same-length edit at
+    /// the same modification time re-prepares it and gives the new data; so do a replaced and a
+    /// deleted file.
+    #[test]
+    fn a_folder_key_follows_its_files_contents() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let images = dir.path().join("images");
+        std::fs::create_dir(&images).expect("mkdir");
+        for (name, v) in [("a.png", 40), ("b.png", 200)] {
+            std::fs::write(images.join(name), gray_png(v)).expect("write");
+        }
+        let env = env_at(dir.path());
+        let spec = DataSpec::Folder {
+            path: images.clone(),
+            size: 8,
+            limit: None,
+        };
+        let key = data_key(&env, &spec, 0).expect("key");
+        let first = prepare(&env, &spec, 0).expect("prepare");
+        assert!(!first.from_cache);
+        assert!(prepare(&env, &spec, 0).expect("again").from_cache);
+        let a = images.join("a.png");
+        let mtime = std::fs::metadata(&a)
+            .and_then(|m| m.modified())
+            .expect("mtime");
+        rewrite_keeping_time(&a, &gray_png(100), mtime);
+        let edited_key = data_key(&env, &spec, 0).expect("key");
+        assert_ne!(edited_key, key, "a same-length edit changes the key");
+        let edited = prepare(&env, &spec, 0).expect("edited");
+        assert!(!edited.from_cache, "the edited folder is prepared again");
+        assert!((edited.images[[0, 0, 0]] - 100.0 / 255.0).abs() < 1e-3);
+        assert!((first.images[[0, 0, 0]] - 40.0 / 255.0).abs() < 1e-3);
+        std::fs::remove_file(images.join("b.png")).expect("delete");
+        let fewer = prepare(&env, &spec, 0).expect("after a deletion");
+        assert!(!fewer.from_cache);
+        assert_eq!(fewer.images.dim().0, 1);
+    }
+
+    /// Issue 13, item 4: a real set's key follows its files' bytes too (here the LFW subset's one
+    /// `.npy` file, edited at the same length and time).
+    #[test]
+    fn a_real_set_key_follows_its_files_contents() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let raw = default_raw_dir(dir.path(), RealSet::LfwSubset);
+        let file = raw.join("skimage/data/lfw_subset.npy");
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        let mut values = vec![0.25f32; 2 * 6 * 6];
+        std::fs::write(&file, gahb_data::encode_npy_f32(&[2, 6, 6], &values)).expect("write");
+        let env = env_at(dir.path());
+        let spec = DataSpec::Real {
+            set: RealSet::LfwSubset,
+            size: None,
+            fit: Fit::Crop,
+        };
+        let first = prepare(&env, &spec, 0).expect("prepare");
+        assert_eq!(first.images[[1, 2, 3]], 0.25);
+        let mtime = std::fs::metadata(&file)
+            .and_then(|m| m.modified())
+            .expect("mtime");
+        values[36 + 2 * 6 + 3] = 0.75;
+        rewrite_keeping_time(
+            &file,
+            &gahb_data::encode_npy_f32(&[2, 6, 6], &values),
+            mtime,
+        );
+        let edited = prepare(&env, &spec, 0).expect("edited");
+        assert!(!edited.from_cache, "the edited set is prepared again");
+        assert_eq!(edited.images[[1, 2, 3]], 0.75);
+    }
+
+    /// Issue 13, item 1 for datasets: a cache file with one flipped byte, cut short or replaced by
+    /// garbage is never used; the set is prepared again, `rebuilt` says why, and the data are right.
+    #[test]
+    fn a_damaged_cache_file_is_prepared_again_and_said() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let env = env_at(dir.path());
+        let spec = DataSpec::Disks { size: 16, n: 3 };
+        let good = prepare(&env, &spec, 7).expect("prepare");
+        assert!(good.rebuilt.is_none());
+        let key = data_key(&env, &spec, 7).expect("key");
+        let path = Cache::new(env.cache.join("datasets")).path_for("disks", &key);
+        let bytes = std::fs::read(&path).expect("cache file");
+        let mut flipped = bytes.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 0x01;
+        for (what, damaged, reason) in [
+            ("a flipped byte", flipped, "sha256"),
+            ("a cut file", bytes[..bytes.len() / 2].to_vec(), "bytes"),
+            ("garbage", b"not a cache file".to_vec(), "bad magic"),
+        ] {
+            std::fs::write(&path, &damaged).expect("damage");
+            let again = prepare(&env, &spec, 7).expect(what);
+            assert!(!again.from_cache, "{what}: the damaged copy was used");
+            let why = again
+                .rebuilt
+                .as_deref()
+                .unwrap_or_else(|| panic!("{what}: not said"));
+            assert!(
+                why.contains(reason) && why.contains(&path.display().to_string()),
+                "{what}: {why}"
+            );
+            assert_eq!(again.images, good.images, "{what}");
+            let healed = prepare(&env, &spec, 7).expect("healed");
+            assert!(healed.from_cache && healed.rebuilt.is_none(), "{what}");
+        }
+    }
+
+    /// A cache entry that cannot be read at all (here a folder in its place) is prepared again
+    /// when it can be replaced, and otherwise is an error naming the file, never used.
+    #[test]
+    fn a_killed_preparation_leaves_no_temporary_behind() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let env = env_at(dir.path());
+        let spec = DataSpec::Disks { size: 16, n: 2 };
+        let key = data_key(&env, &spec, 1).expect("key");
+        let path = Cache::new(env.cache.join("datasets")).path_for("disks", &key);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        // A pid far above any pid_max: no such process runs.
+        let stale = path.with_extension("tmp.4294967295");
+        std::fs::write(&stale, b"half a file").expect("write");
+        prepare(&env, &spec, 1).expect("prepare");
+        assert!(!stale.exists(), "the stale temporary is removed");
+        assert!(path.exists());
+    }
+
+    /// Issue 13, items 5 and 8: sizes too large for the machine's memory, and sizes the data cannot
+    /// take, are refused before anything is allocated, naming the field and the bytes needed.
+    #[test]
+    fn impossible_sizes_name_the_field_and_the_bytes() {
+        for (text, want) in [
+            (
+                r#"data = { name = "disks", size = 1000000, n = 64 }"#,
+                "data.size: 1 image(s) of 1000000×1000000",
+            ),
+            (
+                r#"data = { name = "disks", size = 100000, n = 640 }"#,
+                "of 100000×100000",
+            ),
+            (
+                r#"data = { name = "calpha", size = 64, alpha = 2.0, n = 100000000000 }"#,
+                "data.n: 100000000000 image(s) of 64×64",
+            ),
+            (
+                r#"data = { name = "folder", path = "x", size = 1000000 }"#,
+                "data.size",
+            ),
+            (
+                r#"data = { name = "disks", size = 4, n = 4 }"#,
+                "data.size must be at least 11 for disks",
+            ),
+        ] {
+            let e = parse(text).expect_err(text);
+            assert!(e.contains(want) && !e.contains('\n'), "{text}: {e}");
+            assert!(!e.contains("r_max"), "{text}: {e}");
+            if want.contains("image(s)") {
+                assert!(e.contains("bytes"), "{text}: {e}");
+            }
+        }
+        parse(r#"data = { name = "disks", size = 11, n = 4 }"#).expect("the smallest disks");
+        let e = format!(
+            "{:#}",
+            check_sets("fig4", 100_000_000_000, 16, "size", 16).expect_err("n_train")
+        );
+        assert!(e.contains("fig4.n_train") && e.contains("bytes"), "{e}");
+        let e = format!(
+            "{:#}",
+            check_sets("fig4", 10, 0, "size", 16).expect_err("n_test")
+        );
+        assert!(e.contains("fig4.n_test must be at least 1"), "{e}");
+    }
+
+    /// A folder of more files than memory holds at the asked size is refused after the files are
+    /// listed and before any is decoded.
+    #[test]
+    fn a_folder_too_large_for_memory_is_refused_before_decoding() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let images = dir.path().join("images");
+        std::fs::create_dir(&images).expect("mkdir");
+        std::fs::write(images.join("a.png"), b"not even a png").expect("write");
+        // One image of this side fits in no machine's memory.
+        let e = check_files_fit(&images, 1 << 24, None).expect_err("too large");
+        let e = format!("{e:#}");
+        assert!(e.contains("data.size") && e.contains("bytes"), "{e}");
     }
 }

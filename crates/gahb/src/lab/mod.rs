@@ -15,6 +15,7 @@
 //! - [`spectral`]: the Jacobian eigen-analysis and its figures.
 //! - [`seed`]: the one seed-derivation scheme.
 //! - [`io`]: atomic file writes and CSV.
+//! - [`lock`]: one writer per cache key (a lock file naming its holder, with a stale-lock rule).
 //! - [`context`]: [`context::Lab`], what a run gives every experiment.
 //!
 //! **Architecture Invariant:** nothing here imports `crate::experiments`, `crate::harness` or
@@ -24,6 +25,7 @@ pub mod context;
 pub mod data;
 pub mod eval;
 pub mod io;
+pub mod lock;
 pub mod quality;
 pub mod recipe;
 pub mod samples;

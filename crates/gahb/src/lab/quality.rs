@@ -6,19 +6,21 @@
 //!
 //! A classifier's key is the SHA-256 of its config (seed included), its training images' bytes and
 //! labels, and the held-out images and labels its accuracy is measured on, as a model's key is in
-//! [`crate::lab::store`]. Its weights and sidecar are written by `Classifier::save` (each to a
-//! temporary name, then renamed); the training report goes beside them through [`io::write_json`].
+//! [`crate::lab::store`]. Its weights and sealed sidecar are one unit written by `Classifier::save`
+//! (gahb-denoiser `commit`); the training report beside them is a sealed JSON of its own. A unit
+//! that does not verify is removed and retrained, and the report says so; one writer per key
+//! ([`crate::lab::lock`]).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use gahb_denoiser::{train_classifier, Classifier, ClassifierConfig, ClassifierReport};
+use gahb_denoiser::{train_classifier, Classifier, ClassifierConfig};
 use gahb_tensor::convert::images_to_batch;
 use ndarray::{Array2, Array3, ArrayView2};
 use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
-use crate::lab::io;
+use crate::lab::lock::KeyLock;
 use crate::lab::store::{array_hash, content_key};
 
 /// Bumped when a change to the code invalidates cached classifiers.
@@ -46,6 +48,8 @@ pub struct ClassifierInfo {
     pub held_out_accuracy: f64,
     /// Seconds its training took (in this run or the one that trained it, when recorded).
     pub train_seconds: Option<f64>,
+    /// What was wrong with the cached files and what was done.
+    pub notes: Vec<String>,
 }
 
 /// A labelled image stack: `[n, h, w]` in [0, 1] and one label per image.
@@ -121,6 +125,29 @@ impl ClassifierStore {
         let key = Self::key(cfg, train, held_out)?;
         let path = self.dir.join(format!("{key}.safetensors"));
         let report_path = self.dir.join(format!("{key}.report.json"));
+        let lock = KeyLock::acquire(&self.dir, &key, label)?;
+        let mut notes = lock.broke.clone();
+        if gahb_denoiser::commit::remove_temporaries(&self.dir, &key) > 0 {
+            notes.push(format!(
+                "temporaries of {key:.12} left by an interrupted run were removed"
+            ));
+        }
+        let sidecar = gahb_denoiser::classifier::sidecar_path(&path);
+        let loaded = match Classifier::load(&path, device) {
+            Ok(c) => Some(c),
+            Err(e) if path.exists() || sidecar.exists() => {
+                gahb_denoiser::commit::discard(&sidecar, &[path.clone(), report_path.clone()]);
+                notes.push(format!(
+                    "cached classifier {} was refused ({e}); it is retrained",
+                    path.display()
+                ));
+                None
+            }
+            Err(_) => None,
+        };
+        for n in &notes {
+            eprintln!("  {label}: {n}");
+        }
         let info =
             |cached: bool, train_accuracy, held_out_accuracy, train_seconds| ClassifierInfo {
                 key: key.clone(),
@@ -131,17 +158,16 @@ impl ClassifierStore {
                 n_held_out: held_out.images.dim().0,
                 held_out_accuracy,
                 train_seconds,
+                notes: notes.clone(),
             };
-        let done = Classifier::load(&path, device)
-            .ok()
-            .filter(|(_, meta)| meta.config == *cfg);
+        let done = loaded.filter(|(_, meta)| meta.config == *cfg);
         if let Some((classifier, meta)) = done {
             if let Some(accuracy) = meta.accuracy {
                 eprintln!("  {label}: cached ({key:.12})");
-                let seconds = std::fs::read_to_string(&report_path)
+                // The training report is a sealed JSON of its own: a damaged one is not read.
+                let seconds = gahb_denoiser::commit::verify(&report_path, false)
                     .ok()
-                    .and_then(|t| serde_json::from_str::<ClassifierReport>(&t).ok())
-                    .map(|r| r.seconds);
+                    .and_then(|v| v.get("seconds").and_then(serde_json::Value::as_f64));
                 return Ok((
                     classifier,
                     info(true, meta.train_accuracy, accuracy, seconds),
@@ -171,7 +197,7 @@ impl ClassifierStore {
             format!("{} held-out images", held_out.images.dim().0),
         );
         meta.git_revision = git_revision.map(str::to_string);
-        io::write_json(&report_path, &report)?;
+        gahb_denoiser::commit::commit(&report_path, serde_json::to_value(&report)?, &[])?;
         classifier
             .save(&path, &meta)
             .with_context(|| format!("saving {label} to {}", path.display()))?;

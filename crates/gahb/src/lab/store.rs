@@ -5,6 +5,12 @@
 //! Run settings ([`RunSettings`]) are not hashed: they change how a training is carried out, never
 //! what it produces. A rerun loads what is done; an interrupted training resumes from its last
 //! checkpoint.
+//!
+//! Nothing cached is used unchecked (issue 13): a checkpoint is a sealed unit whose sidecar names
+//! the hash of every file (gahb-denoiser `commit`); one that does not verify is replaced by the
+//! previous good checkpoint or removed and retrained, one whose sidecar describes another model
+//! or training is removed, and weights with non-finite values are refused. Each such repair is a
+//! note in [`TrainedInfo`] and in the report. One writer per key: [`crate::lab::lock`].
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -17,10 +23,11 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tch::Device;
 
+use crate::lab::lock::KeyLock;
 use crate::lab::recipe::RunSettings;
 
-/// Bumped when a change to the code invalidates cached models.
-const CACHE_VERSION: &str = "gahb-cache-v1";
+/// Bumped when a change to the code invalidates cached models (v2: sealed checkpoints).
+const CACHE_VERSION: &str = "gahb-cache-v2";
 
 /// What a trained model is: its architecture and its training, both as the denoiser crate has them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -49,6 +56,9 @@ pub struct TrainedInfo {
     pub steps: usize,
     /// Training images.
     pub n_images: usize,
+    /// What was wrong with the cached files and what was done (a refused checkpoint restored from
+    /// the previous good one or rebuilt, a stale lock taken over, temporaries removed).
+    pub notes: Vec<String>,
 }
 
 /// The model store in one folder.
@@ -86,29 +96,87 @@ impl ModelStore {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("creating {}", self.dir.display()))?;
         let path = self.dir.join(format!("{key}.safetensors"));
+        // One writer per key: a concurrent run training the same model is waited for, and its
+        // result loaded below.
+        let _lock = KeyLock::acquire(&self.dir, &key, label)?;
+        let mut notes = _lock.broke.clone();
+        let removed = gahb_denoiser::commit::remove_temporaries(&self.dir, &key);
+        if removed > 0 {
+            notes.push(format!(
+                "{removed} temporary file(s) of {key:.12} left by an interrupted run were removed"
+            ));
+        }
         // The initial weights come from libtorch's global generator: seed it from the training
         // seed, so the model is determined by what the key hashes.
         gahb_tensor::manual_seed(spec.train.seed);
         let mut model = Model::new(&spec.model, device).context("building the model")?;
+        let found = gahb_denoiser::checkpoint::recover(&path)
+            .with_context(|| format!("checking cached model {}", path.display()))?;
+        notes.extend(found.note.clone());
+        if let Some(meta) = &found.meta {
+            // A sealed checkpoint under this key must still be this key's model.
+            let foreign = if meta.model != spec.model {
+                Some("its sidecar describes another architecture".to_string())
+            } else if !meta
+                .train
+                .as_ref()
+                .is_some_and(|t| t.same_training_as(&spec.train))
+            {
+                Some("its sidecar describes another training".to_string())
+            } else if meta.n_train_images != Some(images.dim().0) {
+                Some(format!(
+                    "its sidecar says {:?} training images, the key's set has {}",
+                    meta.n_train_images,
+                    images.dim().0
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = foreign {
+                gahb_denoiser::checkpoint::discard(&path);
+                notes.push(format!(
+                    "cached model {} was refused ({why}); it is retrained",
+                    path.display()
+                ));
+            }
+        }
         let done = gahb_denoiser::checkpoint::read_meta(&path)
             .ok()
             .filter(|m| Some(m.step) == spec.train.steps);
         if let Some(meta) = done {
-            gahb_denoiser::checkpoint::load_weights(&mut model, &path)
-                .with_context(|| format!("loading cached model {}", path.display()))?;
-            eprintln!("  {label}: cached ({key:.12})");
-            return Ok((
-                model,
-                TrainedInfo {
-                    key,
-                    cached: true,
-                    seconds: 0.0,
-                    train_seconds: meta.train_seconds,
-                    last_loss: meta.last_loss,
-                    steps: meta.step,
-                    n_images: images.dim().0,
-                },
-            ));
+            match gahb_denoiser::checkpoint::load_weights(&mut model, &path) {
+                Ok(()) => {
+                    eprintln!("  {label}: cached ({key:.12})");
+                    for n in &notes {
+                        eprintln!("  {label}: {n}");
+                    }
+                    return Ok((
+                        model,
+                        TrainedInfo {
+                            key,
+                            cached: true,
+                            seconds: 0.0,
+                            train_seconds: meta.train_seconds,
+                            last_loss: meta.last_loss,
+                            steps: meta.step,
+                            n_images: images.dim().0,
+                            notes,
+                        },
+                    ));
+                }
+                Err(e) => {
+                    gahb_denoiser::checkpoint::discard(&path);
+                    notes.push(format!(
+                        "cached model {} was refused ({e}); it is retrained",
+                        path.display()
+                    ));
+                    gahb_tensor::manual_seed(spec.train.seed);
+                    model = Model::new(&spec.model, device).context("building the model")?;
+                }
+            }
+        }
+        for n in &notes {
+            eprintln!("  {label}: {n}");
         }
         eprintln!(
             "  {label}: training on {} images ({key:.12})",
@@ -133,6 +201,10 @@ impl ModelStore {
                 last_loss: report.losses.last().map(|l| l.1),
                 steps: report.end_step,
                 n_images: images.dim().0,
+                notes: {
+                    notes.extend(report.notes.iter().cloned());
+                    notes
+                },
             },
         ))
     }
@@ -206,6 +278,90 @@ mod tests {
             err.contains("image_size = 16") && err.contains("32×32"),
             "{err}"
         );
+    }
+
+    fn tiny() -> (ModelSpec, Array3<f32>) {
+        let spec = ModelSpec {
+            model: ModelConfig::UNet(UNetConfig::tiny()),
+            train: TrainConfig {
+                steps: Some(4),
+                epochs: None,
+                batch_size: 2,
+                ..TrainConfig::default()
+            },
+        };
+        let images = Array3::from_shape_fn((4, 16, 16), |(i, j, k)| ((i + j * k) % 7) as f32 / 7.0);
+        (spec, images)
+    }
+
+    fn quiet() -> RunSettings {
+        RunSettings {
+            progress: false,
+            ..RunSettings::default()
+        }
+    }
+
+    fn first_weight(m: &Model) -> Vec<f32> {
+        let (_, t) = &m.named_variables()[0];
+        let flat = t.flatten(0, -1);
+        (0..flat.size()[0].min(16))
+            .map(|i| flat.double_value(&[i]) as f32)
+            .collect()
+    }
+
+    #[test]
+    fn a_sealed_checkpoint_of_another_training_or_with_nan_weights_is_refused_and_retrained() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = ModelStore::new(dir.path());
+        let (spec, images) = tiny();
+        let (m, info) = store
+            .get_or_train("t", &spec, &images, "s", &quiet(), Device::Cpu)
+            .expect("train");
+        assert!(!info.cached && info.notes.is_empty(), "{:?}", info.notes);
+        let path = store.dir.join(format!("{}.safetensors", info.key));
+        let good = first_weight(&m);
+
+        // Another training's checkpoint, validly sealed, written under this key.
+        let mut other = spec.clone();
+        other.train.seed = 99;
+        let foreign = Model::new(&spec.model, Device::Cpu).expect("model");
+        let meta = gahb_denoiser::CheckpointMeta::new(&foreign, Some(&other.train), "x", None, 4)
+            .with_training(4, None);
+        gahb_denoiser::checkpoint::save(&path, &foreign, &meta, None).expect("save");
+        let (m2, info2) = store
+            .get_or_train("t", &spec, &images, "s", &quiet(), Device::Cpu)
+            .expect("retrain");
+        assert!(!info2.cached, "a foreign model must not be used");
+        assert!(
+            info2.notes.iter().any(|n| n.contains("another training")),
+            "{:?}",
+            info2.notes
+        );
+        assert_eq!(first_weight(&m2), good, "retraining gives the same model");
+
+        // This training's checkpoint with NaN weights, validly sealed.
+        let meta = gahb_denoiser::CheckpointMeta::new(&m2, Some(&spec.train), "x", None, 4)
+            .with_training(4, None);
+        tch::no_grad(|| {
+            for (_, mut v) in m2.named_variables() {
+                let _ = v.fill_(f64::NAN);
+            }
+        });
+        gahb_denoiser::checkpoint::save(&path, &m2, &meta, None).expect("save");
+        let (m3, info3) = store
+            .get_or_train("t", &spec, &images, "s", &quiet(), Device::Cpu)
+            .expect("retrain");
+        assert!(!info3.cached);
+        assert!(
+            info3.notes.iter().any(|n| n.contains("non-finite")),
+            "{:?}",
+            info3.notes
+        );
+        assert_eq!(first_weight(&m3), good);
+        let (_, info4) = store
+            .get_or_train("t", &spec, &images, "s", &quiet(), Device::Cpu)
+            .expect("load");
+        assert!(info4.cached && info4.notes.is_empty(), "{:?}", info4.notes);
     }
 
     #[test]

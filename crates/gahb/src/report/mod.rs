@@ -92,6 +92,9 @@ pub struct Report {
     /// The profile's default training recipe, in words (experiments may override it; their
     /// config blocks say so).
     pub training: String,
+    /// What was wrong in the cache and what was done about it (refused artefacts rebuilt, stale
+    /// locks taken over), one line each.
+    pub cache_notes: Vec<String>,
     /// The sections, in run order.
     pub sections: Vec<Section>,
     /// Experiments that failed, with their error.

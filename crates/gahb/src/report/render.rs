@@ -57,6 +57,13 @@ pub fn walk(r: &Report, sink: &mut dyn Sink) {
             r.training
         ),
     );
+    if !r.cache_notes.is_empty() {
+        sink.para(
+            Some("Cache repairs"),
+            "These cached artefacts were refused and rebuilt, or taken over; none was used as found:",
+        );
+        sink.list(&r.cache_notes);
+    }
     let (pass, all) = r.tally();
     sink.strong_para(&format!("{pass} of {all} checks pass."));
     let mut overview = Table::new(["experiment", "checks passed", "wall time"]);
@@ -322,6 +329,7 @@ mod tests {
             git_revision: Some("abc123".into()),
             device: "Cpu".into(),
             training: "600 steps".into(),
+            cache_notes: Vec::new(),
             sections: vec![Section {
                 name: "fig9".into(),
                 title: "a test".into(),

@@ -6,7 +6,7 @@
 //! of the grid (input PSNR in [`SMALL_SIGMA_DB`]), as a gap 10·log10(MSE/5σ²) in dB per σ. The
 //! comparison is of MSEs, not of mean per-image PSNRs: 5σ² is an expected error.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use gahb_analysis::{disk_optimal_output_psnr, fit_psnr_slope, manifold_optimal_mse, SlopeFit};
 use gahb_denoiser::{ModelConfig, PsnrRow};
 use gahb_plot::{line_plot_png, Panel, Series};
@@ -20,7 +20,7 @@ pub use samples::{DiskSampleSpec, DiskSamples};
 
 use crate::harness::{Experiment, Page};
 use crate::lab::context::Lab;
-use crate::lab::data::DataSpec;
+use crate::lab::data::{check_sets, min_disk_size, DataSpec};
 use crate::lab::eval::{paper_sigmas, points, psnr_curve};
 use crate::lab::recipe::{describe_model, TrainSpec};
 use crate::lab::seed::derive_seed;
@@ -125,6 +125,17 @@ impl Experiment for Fig5 {
             "fig5.sigma must be finite and > 0, got {}",
             cfg.sigma
         );
+        check_sets("fig5", cfg.n_train, cfg.n_test, "size", cfg.size)?;
+        let min = min_disk_size();
+        anyhow::ensure!(
+            cfg.size >= min,
+            "fig5.size = {}: disks need a side of at least {min} (radii from 3 to (size − 3)/2, \
+             PAPER.md §7)",
+            cfg.size
+        );
+        if let Some(t) = &cfg.train {
+            t.to_config(0).context("fig5.train")?;
+        }
         if let Some(s) = &cfg.samples {
             s.validate()?;
         }

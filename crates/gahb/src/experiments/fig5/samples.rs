@@ -204,7 +204,7 @@ pub fn present(spec: &DiskSampleSpec, q: &DiskSamples, page: &mut Page) -> Resul
     let t_log = q.residual_threshold.log10();
     page.figure(
         "disk_residuals.png",
-        &format!(
+        format!(
             "log10 RMS residual of the best disk for each sample (threshold {})",
             q.residual_threshold
         ),

@@ -319,11 +319,7 @@ pub fn validate_class(
     n_test: usize,
 ) -> Result<()> {
     class.validate()?;
-    anyhow::ensure!(
-        n_train > 0 && n_test > 0,
-        "{who}: n_train and n_test must be at least 1"
-    );
-    Ok(())
+    crate::lab::data::check_sets(who, n_train, n_test, "class.size", class.size)
 }
 
 /// The class, its `n_train` training and `n_test` held-out images, all from `seed`.
@@ -348,6 +344,9 @@ impl Experiment for Optimality {
 
     fn validate(cfg: &Config) -> Result<()> {
         validate_class("optimality", &cfg.class, cfg.n_train, cfg.n_test)?;
+        if let Some(t) = &cfg.train {
+            t.to_config(0).context("optimality.train")?;
+        }
         if let Some(spec) = &cfg.samples {
             spec.validate()?;
         }
