@@ -86,6 +86,7 @@ pub fn write_prepared(path: &Path, p: &Prepared) -> Result<()> {
     }
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
     std::fs::write(&tmp, &buf).map_err(|e| Error::io(&tmp, e))?;
+    crate::fault::point("data:before-rename");
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 

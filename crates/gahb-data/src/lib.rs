@@ -23,6 +23,7 @@
 mod cache;
 mod celeba;
 mod error;
+pub mod fault;
 mod folder;
 mod idx;
 mod limits;

@@ -39,7 +39,8 @@ pub mod classifier;
 pub mod commit;
 pub mod error;
 pub mod eval;
-pub mod fault;
+/// Fault injection points (they live in gahb-data, the lowest crate that writes files).
+pub use gahb_data::fault;
 pub mod fid;
 pub mod layers;
 pub mod model;

@@ -1,7 +1,7 @@
 //! Crash safety and cache integrity of the `gahb` binary (issue 13), end to end on the smoke
 //! profile's slice experiment (one 30-step model):
 //! - a process killed at each step of a checkpoint commit (`GAHB_FAULT_AT`, gahb-denoiser
-//!   `fault`) or of a report write resumes, on the next run, to the same numbers as an
+//!   `fault`), of a dataset's cache write or of a report write resumes, on the next run, to the same numbers as an
 //!   uninterrupted run, and leaves no temporary behind;
 //! - a corrupted, torn or foreign cached model is refused, rebuilt and named in the report;
 //! - two runs on one cache train each model once.
@@ -136,9 +136,11 @@ fn a_kill_at_each_step_of_a_checkpoint_commit_resumes_to_the_same_model() {
     let d = dir.path();
     ok(&run(d, "ref", "cref", None));
     let reference = numbers(d, "ref");
-    // The second commit (step 20): after its parts are written, after its first part (of two) is
-    // renamed, after its sidecar is renamed; then a report write.
+    // The prepared dataset's cache file before its rename; the second commit (step 20): after its
+    // parts are written, after its first part (of two) is renamed, after its sidecar is renamed;
+    // then a report write.
     for (i, fault) in [
+        "data:before-rename",
         "commit:parts-written@2",
         "commit:part-renamed@3",
         "commit:sidecar-renamed@2",

@@ -2,7 +2,9 @@
 //! `<point>@<k>`, the k-th time the point is reached, from 1) makes the process abort there, as a
 //! kill -9 would stop it: no destructor runs and no file is cleaned up. Unset, a point costs one
 //! environment lookup. The points are named where they are: `commit:parts-written`,
-//! `commit:part-renamed`, `commit:sidecar-renamed` and `write:before-rename`.
+//! `commit:part-renamed`, `commit:sidecar-renamed` (gahb-denoiser's checkpoint commit),
+//! `write:before-rename` (the binary's output files) and `data:before-rename` (a prepared dataset's
+//! cache file).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
