@@ -14,12 +14,14 @@
 //! - [`load_real`]: a fetched offline set ([`RealSet`]: `fashion-mnist`, `mnist`, `orl-faces`,
 //!   `lfw-subset`); [`load_real_labels`]: the class labels of `fashion-mnist` and `mnist`, in the
 //!   same order ([`RealSet::class_names`]).
-//! - [`prepare_celeba`] and [`read_folder`]: the user's own images.
+//! - [`prepare_celeba`] and [`read_folder`]: the user's own images; [`read_image_array`]: a
+//!   `.npy` array or a `.safetensors` tensor of one's own, and [`encode_image_array`] the way back.
 //! - [`Split`]: S1 = first N, S2 = last N, test = a middle block.
 //! - [`Cache::load_or_prepare`]: prepare once, then read back; [`Cache::load_or_rebuild`] also says
 //!   when a cache file failed its checks and was prepared again ([`Origin`]).
 //! - [`check_memory`]: sizes from a user against the machine's memory, before allocating.
 
+mod arrays;
 mod cache;
 mod celeba;
 mod error;
@@ -33,6 +35,7 @@ mod resample;
 mod sources;
 mod split;
 
+pub use arrays::{encode_image_array, read_image_array, ArrayFormat};
 pub use cache::{file_sha256, read_prepared, write_prepared, Cache, DatasetMeta, Origin, Prepared};
 pub use celeba::{
     near_duplicates, prepare_celeba, preprocess_file, remove_near_duplicates, CelebaConfig,

@@ -78,6 +78,25 @@ pub enum Fit {
     Pad,
 }
 
+/// The array formats a [`DataSpec::Array`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArrayKind {
+    /// NumPy `.npy`.
+    Npy,
+    /// `.safetensors`.
+    Safetensors,
+}
+
+impl ArrayKind {
+    fn format(self) -> gahb_data::ArrayFormat {
+        match self {
+            ArrayKind::Npy => gahb_data::ArrayFormat::Npy,
+            ArrayKind::Safetensors => gahb_data::ArrayFormat::Safetensors,
+        }
+    }
+}
+
 /// Which images, in a profile (`data = { name = "fashion-mnist", size = 32 }`) or on the command
 /// line of `gahb data`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,6 +133,20 @@ pub enum DataSpec {
         size: usize,
         /// Read at most this many files (the first in sorted order).
         limit: Option<usize>,
+    },
+    /// An array file of one's own: a `.npy` array or one tensor of a `.safetensors` file,
+    /// `[n, h, w]` or `[n, 1, h, w]`, float in [0, 1].
+    Array {
+        /// The file.
+        path: PathBuf,
+        /// `.npy` or `.safetensors` (the profile's `name`).
+        format: ArrayKind,
+        /// The tensor's name in a `.safetensors` file (optional when it holds one).
+        tensor: Option<String>,
+        /// Side of the square output; `None` keeps the array's own size.
+        size: Option<usize>,
+        /// How it reaches `size`.
+        fit: Fit,
     },
     /// C^α images (PAPER.md §6), generated.
     Calpha {
@@ -154,6 +187,8 @@ struct RawDataSpec {
     path: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     limit: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tensor: Option<String>,
 }
 
 impl TryFrom<RawDataSpec> for DataSpec {
@@ -188,6 +223,20 @@ impl TryFrom<RawDataSpec> for DataSpec {
                 size: need(r.size, "size")?,
                 limit: r.limit,
             },
+            "npy" | "safetensors" => DataSpec::Array {
+                path: r
+                    .path
+                    .clone()
+                    .ok_or_else(|| format!("data `{name}` needs `path`"))?,
+                format: if name == "npy" {
+                    ArrayKind::Npy
+                } else {
+                    ArrayKind::Safetensors
+                },
+                tensor: r.tensor.clone(),
+                size: r.size,
+                fit: r.fit.unwrap_or_default(),
+            },
             "calpha" => DataSpec::Calpha {
                 size: need(r.size, "size")?,
                 alpha: r
@@ -209,15 +258,26 @@ impl TryFrom<RawDataSpec> for DataSpec {
                 Err(_) => {
                     return Err(format!(
                         "unknown dataset `{other}`: use fashion-mnist, mnist, orl-faces, \
-                         lfw-subset, faces, celeba, folder, calpha or disks"
+                         lfw-subset, faces, celeba, folder, npy, safetensors, calpha or disks"
                     ))
                 }
             },
         };
         let synthetic = matches!(spec, DataSpec::Calpha { .. } | DataSpec::Disks { .. });
         refuse(
-            r.fit.is_some() && !matches!(spec, DataSpec::Real { .. }),
+            r.fit.is_some() && !matches!(spec, DataSpec::Real { .. } | DataSpec::Array { .. }),
             "fit",
+        )?;
+        refuse(
+            r.tensor.is_some()
+                && !matches!(
+                    spec,
+                    DataSpec::Array {
+                        format: ArrayKind::Safetensors,
+                        ..
+                    }
+                ),
+            "tensor",
         )?;
         refuse(
             r.alpha.is_some() && !matches!(spec, DataSpec::Calpha { .. }),
@@ -229,7 +289,11 @@ impl TryFrom<RawDataSpec> for DataSpec {
         )?;
         refuse(r.n.is_some() && !synthetic, "n")?;
         refuse(
-            r.path.is_some() && !matches!(spec, DataSpec::Celeba { .. } | DataSpec::Folder { .. }),
+            r.path.is_some()
+                && !matches!(
+                    spec,
+                    DataSpec::Celeba { .. } | DataSpec::Folder { .. } | DataSpec::Array { .. }
+                ),
             "path",
         )?;
         refuse(
@@ -270,6 +334,19 @@ impl From<DataSpec> for RawDataSpec {
                 limit,
                 ..base
             },
+            DataSpec::Array {
+                path,
+                tensor,
+                size,
+                fit,
+                ..
+            } => RawDataSpec {
+                size,
+                path: Some(path),
+                tensor,
+                fit: (fit != Fit::Crop).then_some(fit),
+                ..base
+            },
             DataSpec::Calpha {
                 size,
                 alpha,
@@ -299,6 +376,10 @@ impl DataSpec {
             DataSpec::Faces { .. } => "faces".into(),
             DataSpec::Celeba { .. } => "celeba".into(),
             DataSpec::Folder { .. } => "folder".into(),
+            DataSpec::Array { format, .. } => match format {
+                ArrayKind::Npy => "npy".into(),
+                ArrayKind::Safetensors => "safetensors".into(),
+            },
             DataSpec::Calpha { .. } => "calpha".into(),
             DataSpec::Disks { .. } => "disks".into(),
         }
@@ -307,7 +388,7 @@ impl DataSpec {
     /// The side of the square output, when the spec fixes it.
     pub fn size(&self) -> Option<usize> {
         match self {
-            DataSpec::Real { size, .. } => *size,
+            DataSpec::Real { size, .. } | DataSpec::Array { size, .. } => *size,
             DataSpec::Faces { size }
             | DataSpec::Celeba { size, .. }
             | DataSpec::Folder { size, .. }
@@ -320,7 +401,7 @@ impl DataSpec {
     pub fn with_size(&self, new: usize) -> Self {
         let mut d = self.clone();
         match &mut d {
-            DataSpec::Real { size, .. } => *size = Some(new),
+            DataSpec::Real { size, .. } | DataSpec::Array { size, .. } => *size = Some(new),
             DataSpec::Faces { size }
             | DataSpec::Celeba { size, .. }
             | DataSpec::Folder { size, .. }
@@ -556,21 +637,17 @@ fn source_stamp(env: &DataEnv, spec: &DataSpec) -> Result<Vec<(String, String)>>
             ..
         }
         | DataSpec::Folder { path: p, limit, .. } => {
-            anyhow::ensure!(
-                p.is_dir(),
-                "{}: not a folder{}",
-                p.display(),
-                if p.exists() {
-                    " (it is a file): give the folder that holds the images"
-                } else {
-                    " (it does not exist)"
-                }
-            );
+            ensure_folder(p)?;
             let mut files = gahb_data::list_images(p)?;
             if let Some(l) = limit {
                 files.truncate(*l);
             }
             (p.clone(), files)
+        }
+        DataSpec::Array { path, .. } => {
+            ensure_file(path)?;
+            let base = path.parent().map(PathBuf::from).unwrap_or_default();
+            (base, vec![path.clone()])
         }
         _ => return Ok(Vec::new()),
     };
@@ -581,6 +658,36 @@ fn source_stamp(env: &DataEnv, spec: &DataSpec) -> Result<Vec<(String, String)>>
             Ok((name, file_sha256(f)?))
         })
         .collect()
+}
+
+/// `p` is a folder, or a one-line error saying what it is.
+pub fn ensure_folder(p: &std::path::Path) -> Result<()> {
+    anyhow::ensure!(
+        p.is_dir(),
+        "{}: not a folder{}",
+        p.display(),
+        if p.exists() {
+            " (it is a file): give the folder that holds the images"
+        } else {
+            " (it does not exist)"
+        }
+    );
+    Ok(())
+}
+
+/// `p` is a file, or a one-line error saying what it is.
+pub fn ensure_file(p: &std::path::Path) -> Result<()> {
+    anyhow::ensure!(
+        p.is_file(),
+        "{}: not a file{}",
+        p.display(),
+        if p.exists() {
+            " (it is a folder): give the array file itself"
+        } else {
+            " (it does not exist)"
+        }
+    );
+    Ok(())
 }
 
 /// Checks that the images of folder `dir` (at most `limit`) fit in memory at `size × size`.
@@ -721,6 +828,29 @@ fn build_any(env: &DataEnv, spec: &DataSpec, seed: u64) -> Result<Prepared> {
                 ),
             }
         }
+        DataSpec::Array {
+            path,
+            format,
+            tensor,
+            size,
+            fit,
+        } => {
+            let x = gahb_data::read_image_array(path, format.format(), tensor.as_deref())?;
+            let (n, h, w) = x.dim();
+            let (images, how) = fit_to(x, *size, *fit)?;
+            Prepared {
+                images,
+                meta: meta(
+                    &spec.name(),
+                    &path.display().to_string(),
+                    0,
+                    serde_json::json!({
+                        "tensor": tensor, "size": size, "fit": fit,
+                        "description": format!("{n} images {h}×{w} from {}{how}", path.display()),
+                    }),
+                ),
+            }
+        }
         DataSpec::Real { set, size, fit } => {
             let raw = default_raw_dir(&env.root, *set);
             let x = load_real(*set, &raw).with_context(|| {
@@ -736,27 +866,7 @@ fn build_any(env: &DataEnv, spec: &DataSpec, seed: u64) -> Result<Prepared> {
                 }
                 RealSet::LfwSubset => "",
             };
-            let (images, how) = match (size, fit) {
-                (None, _) => (x, String::new()),
-                (Some(size), Fit::Pad) => (
-                    pad_to(&x, *size, *size, 0.0)?,
-                    format!(", padded with 0 to {size}×{size}"),
-                ),
-                (Some(size), Fit::Crop) => {
-                    let side = h.min(w);
-                    let (t, l) = ((h - side) / 2, (w - side) / 2);
-                    let square = x.slice(s![.., t..t + side, l..l + side]).to_owned();
-                    let images = if side == *size {
-                        square
-                    } else {
-                        resize_all(&square, *size, *size)?
-                    };
-                    (
-                        images,
-                        format!(", centre-cropped to {side}² and resized to {size}×{size}"),
-                    )
-                }
-            };
+            let (images, how) = fit_to(x, *size, *fit)?;
             Prepared {
                 images,
                 meta: meta(
@@ -772,6 +882,40 @@ fn build_any(env: &DataEnv, spec: &DataSpec, seed: u64) -> Result<Prepared> {
         }
         DataSpec::Faces { .. } | DataSpec::Celeba { path: None, .. } => {
             bail!("invariant: specs are resolved before they are built")
+        }
+    })
+}
+
+/// `x` brought to `size × size` by `fit` (as it is when `size` is `None`), and how, for a
+/// description (", padded with 0 to 32×32").
+fn fit_to(x: Array3<f32>, size: Option<usize>, fit: Fit) -> Result<(Array3<f32>, String)> {
+    let (_, h, w) = x.dim();
+    Ok(match (size, fit) {
+        (None, _) => (x, String::new()),
+        (Some(size), Fit::Pad) => {
+            anyhow::ensure!(
+                size >= h && size >= w,
+                "data.size {size} is smaller than the images ({h}×{w}): padding cannot shrink \
+                 them; use fit = \"crop\""
+            );
+            (
+                pad_to(&x, size, size, 0.0)?,
+                format!(", padded with 0 to {size}×{size}"),
+            )
+        }
+        (Some(size), Fit::Crop) => {
+            let side = h.min(w);
+            let (t, l) = ((h - side) / 2, (w - side) / 2);
+            let square = x.slice(s![.., t..t + side, l..l + side]).to_owned();
+            let images = if side == size {
+                square
+            } else {
+                resize_all(&square, size, size)?
+            };
+            (
+                images,
+                format!(", centre-cropped to {side}² and resized to {size}×{size}"),
+            )
         }
     })
 }
@@ -906,6 +1050,76 @@ mod tests {
         };
         let e = format!("{:#}", prepare(&env, &spec, 0).expect_err("file"));
         assert!(e.contains("it is a file"), "{e}");
+    }
+
+    /// Issue 14: an array file of one's own goes through the same preparation and cache as the
+    /// built-ins, in both formats; its key follows its bytes; a wrong rank or out-of-range values
+    /// are one-line errors.
+    #[test]
+    fn array_files_are_prepared_and_cached_like_the_built_ins() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let env = env_at(dir.path());
+        let x = Array3::from_shape_fn((5, 12, 10), |(i, r, c)| ((i + r + c) % 7) as f32 / 7.0);
+        for (file, kind) in [("x.npy", "npy"), ("x.safetensors", "safetensors")] {
+            let path = dir.path().join(file);
+            let format = gahb_data::ArrayFormat::of(&path).expect("format");
+            std::fs::write(
+                &path,
+                gahb_data::encode_image_array(&x, format).expect("encode"),
+            )
+            .expect("write");
+            let text = format!(
+                "data = {{ name = \"{kind}\", path = \"{}\" }}",
+                path.display()
+            );
+            let spec = parse(&text).expect("parse");
+            assert_eq!(spec.name(), kind);
+            let a = prepare(&env, &spec, 0).expect("prepare");
+            assert!(!a.from_cache);
+            assert_eq!(a.images, x, "{kind}: kept as it is without a size");
+            assert!(prepare(&env, &spec, 0).expect("again").from_cache);
+            let sized = prepare(&env, &spec.with_size(8), 0).expect("sized");
+            assert_eq!(sized.images.dim(), (5, 8, 8));
+            assert!(
+                sized.description.contains("centre-cropped to 10²"),
+                "{}",
+                sized.description
+            );
+            let mut y = x.clone();
+            y[[0, 0, 0]] = 0.5;
+            std::fs::write(
+                &path,
+                gahb_data::encode_image_array(&y, format).expect("encode"),
+            )
+            .expect("write");
+            let b = prepare(&env, &spec, 0).expect("edited");
+            assert!(!b.from_cache, "{kind}: an edited file is prepared again");
+            assert_eq!(b.images[[0, 0, 0]], 0.5);
+            y[[1, 1, 1]] = 3.0;
+            y[[2, 1, 1]] = -1.0;
+            std::fs::write(
+                &path,
+                gahb_data::encode_image_array(&y, format).expect("encode"),
+            )
+            .expect("write");
+            let e = format!("{:#}", prepare(&env, &spec, 0).expect_err("range"));
+            assert!(
+                e.contains("2 value(s) outside [0, 1]") && e.contains(file),
+                "{e}"
+            );
+        }
+        let e = parse(r#"data = { name = "npy" }"#).expect_err("no path");
+        assert!(e.contains("needs `path`"), "{e}");
+        let e =
+            parse(r#"data = { name = "npy", path = "a.npy", tensor = "x" }"#).expect_err("tensor");
+        assert!(e.contains("takes no `tensor`"), "{e}");
+        let missing =
+            parse(r#"data = { name = "npy", path = "/nonexistent/a.npy" }"#).expect("parse");
+        let e = format!("{:#}", prepare(&env, &missing, 0).expect_err("missing"));
+        assert!(
+            e.contains("/nonexistent/a.npy: not a file (it does not exist)"),
+            "{e}"
+        );
     }
 
     /// Writes `bytes` to `path`, then gives it `mtime`: an edit that keeps the length and the
