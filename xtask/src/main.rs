@@ -41,7 +41,7 @@ enum Cmd {
     Tidy(tidy::TidyCmd),
     /// Print versions of rustc, tch, libtorch, the device and thread counts.
     Doctor(ci::DoctorCmd),
-    /// Fetch and verify the offline real datasets.
+    /// Fetch and verify the offline real datasets; check a local CelebA copy (`check celeba --path DIR`).
     Datasets(datasets::DatasetsCmd),
     /// Build in release mode and run the paper's experiments (profile `quick` by default).
     Reproduce(reproduce::ReproduceCmd),
