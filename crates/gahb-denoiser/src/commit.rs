@@ -451,6 +451,20 @@ mod tests {
     }
 
     #[test]
+    fn a_sidecar_with_floats_that_parse_inexactly_without_float_roundtrip_verifies() {
+        // 30.004314422607422 (a loss that `gahb train` recorded) parsed back to another f64
+        // with serde_json's default float parser, so the re-serialized sidecar failed its seal.
+        let dir = tempfile::tempdir().expect("tmp");
+        let side = dir.path().join("m.json");
+        let meta = json!({ "last_loss": 30.004314422607422f64, "lr": 3e-3, "eps": 1e-8,
+                           "x": 0.1 + 0.2, "y": f64::from(1.0f32 / 3.0) });
+        let parts = [part(dir.path(), "m.bin", b"w")];
+        commit(&side, meta, &parts).expect("commit");
+        let v = verify(&side, false).expect("verifies");
+        assert_eq!(v["last_loss"].as_f64(), Some(30.004314422607422));
+    }
+
+    #[test]
     fn a_committed_unit_verifies_and_leaves_only_its_files() {
         let dir = tempfile::tempdir().expect("tmp");
         let side = dir.path().join("m.json");
