@@ -54,6 +54,15 @@ pub enum Error {
         /// Which parameter or setting differs, with both values.
         reason: String,
     },
+    /// A PyTorch `torch.save` file was refused: its format, or something the safe reader does not
+    /// run or read (a pickle global outside the allowlist, an entry that is not a tensor, ...).
+    #[error("pytorch file {path}: {reason}")]
+    PyTorchFile {
+        /// The file.
+        path: PathBuf,
+        /// What was refused, naming the key, global or opcode.
+        reason: String,
+    },
     /// An image set that must hold at least one image is empty.
     #[error("{op}: the image set is empty")]
     EmptyDataset {

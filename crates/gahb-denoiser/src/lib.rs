@@ -23,6 +23,10 @@
 //! - Checkpoints: [`checkpoint::save`], [`checkpoint::load`]`(path, Device)` → (Model, meta),
 //!   [`checkpoint::load_into`], [`checkpoint::load_weights`] (e.g. converted PyTorch weights),
 //!   [`checkpoint::read_meta`], [`checkpoint::git_revision`]; the sidecar is [`CheckpointMeta`].
+//! - PyTorch import: [`pytorch::import_state_dict`]`(path, image_size, Device)` → [`pytorch::Imported`]
+//!   reads a `torch.save(model.state_dict(), f)` file without Python (a safe pickle reader with a
+//!   global allowlist), infers the UNet or BF-CNN from its keys and loads it; also
+//!   [`pytorch::read_state_dict`], [`pytorch::infer_config`], [`pytorch::load_state_dict`].
 //! - Evaluation (§3, Fig. 1): [`paper_sigmas`] (largest σ first), [`psnr_curve`] →
 //!   `Vec<`[`PsnrRow`]`>` (nominal and measured input PSNR, output PSNR; serde for JSON).
 //! - Sample quality (issue 12, Fig. 2): [`ClassifierConfig`] (`fashion_mnist(size)`, `tiny(size, k)`,
@@ -45,6 +49,7 @@ pub mod fid;
 pub mod layers;
 pub mod model;
 pub mod net;
+pub mod pytorch;
 pub mod run;
 pub mod train;
 pub mod unet;
