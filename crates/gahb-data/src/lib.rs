@@ -42,7 +42,9 @@ pub use celeba::{
     CelebaPrepared,
 };
 pub use error::{Error, Result};
-pub use folder::{list_images, load_rgb, read_folder, CropMode, FolderConfig};
+pub use folder::{
+    gray_from_planes, list_images, load_rgb, read_folder, rgb_planes, CropMode, FolderConfig,
+};
 pub use idx::{encode_idx, parse_idx, read_idx, read_idx_images, read_idx_labels, IdxArray};
 pub use limits::{check_memory, image_bytes, memory_bytes, FALLBACK_MEMORY_BYTES};
 pub use npy::{encode_npy_f32, parse_npy, read_npy, read_npy_images};

@@ -19,7 +19,7 @@ use crate::lab::data::{prepare, DataEnv, DataSpec, Fit, Loaded};
 #[derive(clap::Args, Debug, Clone)]
 pub struct DataArgs {
     /// calpha, disks, fashion-mnist, mnist, orl-faces, lfw-subset, celeba (--path), folder (--path),
-    /// or all (a contact sheet of each kind of data the experiments use).
+    /// npy (--path x.npy), safetensors (--path x.safetensors [--tensor NAME]), or all (a contact sheet of each kind of data the experiments use).
     pub name: String,
     /// Contour regularity α of calpha.
     #[arg(long, default_value_t = 2.0)]
@@ -43,7 +43,7 @@ pub struct DataArgs {
     /// Apply one fixed seeded pixel permutation to every image (shuffled images, PAPER.md §8).
     #[arg(long)]
     pub shuffle: bool,
-    /// Folder of images for celeba and folder.
+    /// Folder of images for celeba and folder; the file of npy and safetensors.
     #[arg(long)]
     pub path: Option<PathBuf>,
     /// Read at most this many files of a celeba or image folder (the first in sorted order).
@@ -58,6 +58,13 @@ pub struct DataArgs {
     /// Images on the contact sheet.
     #[arg(long, default_value_t = 64)]
     pub show: usize,
+    /// The tensor of a safetensors file (optional when it holds one).
+    #[arg(long)]
+    pub tensor: Option<String>,
+    /// Also write the prepared images to this file: `.npy` ([n, h, w] float32) or
+    /// `.safetensors` (tensor `images`, [n, 1, h, w] float32, as PyTorch takes a batch).
+    #[arg(long)]
+    pub export: Option<PathBuf>,
 }
 
 /// Prepares the dataset of `args` and writes `contact.png` and `summary.json`.
@@ -76,6 +83,16 @@ pub fn run(args: &DataArgs) -> Result<()> {
     if let Some(out) = &args.out {
         ensure_writable("--out", out)?;
     }
+    let export = match &args.export {
+        Some(p) => {
+            let format = gahb_data::ArrayFormat::of(p).map_err(|e| anyhow::anyhow!("--export: {e}"))?;
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                ensure_writable("--export", dir)?;
+            }
+            Some((p.clone(), format))
+        }
+        None => None,
+    };
     let mut loaded = prepare(&env, &spec, args.seed)?;
     if args.shuffle {
         let (_, h, w) = loaded.images.dim();
@@ -88,7 +105,15 @@ pub fn run(args: &DataArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| env.root.join("results").join("data").join(label(args)));
-    write_outputs(&out, &loaded, args.show)
+    write_outputs(&out, &loaded, args.show)?;
+    if let Some((path, format)) = export {
+        let bytes = gahb_data::encode_image_array(&loaded.images, format)?;
+        crate::lab::io::write_atomic(&path, &bytes)
+            .with_context(|| format!("writing {}", path.display()))?;
+        let (n, h, w) = loaded.images.dim();
+        println!("exported {n} images {h}×{w} -> {}", path.display());
+    }
+    Ok(())
 }
 
 /// Creates folder `dir` (given by option `flag`, e.g. `--cache`) and checks that files can be
@@ -142,6 +167,17 @@ fn spec(args: &DataArgs) -> Result<DataSpec> {
             size,
             limit: args.limit,
         },
+        "npy" | "safetensors" => {
+            return crate::cmd_model::DataOpts {
+                data: Some(args.name.clone()),
+                path: args.path.clone(),
+                size: args.size,
+                fit: (args.fit != "crop").then(|| args.fit.clone()),
+                tensor: args.tensor.clone(),
+                ..Default::default()
+            }
+            .spec()
+        }
         "folder" => DataSpec::Folder {
             path: args.path.clone().context("folder needs --path DIR")?,
             size,
@@ -150,7 +186,7 @@ fn spec(args: &DataArgs) -> Result<DataSpec> {
         other => DataSpec::Real {
             set: RealSet::parse(other).map_err(|_| {
                 anyhow::anyhow!(
-                    "unknown dataset {other:?} (calpha, disks, fashion-mnist, mnist, orl-faces, lfw-subset, celeba, folder, all)"
+                    "unknown dataset {other:?} (calpha, disks, fashion-mnist, mnist, orl-faces, lfw-subset, celeba, folder, npy, safetensors, all)"
                 )
             })?,
             size: args.size,

@@ -6,7 +6,9 @@
 //! `experiments` (one module per figure and the registry), `profile` (a profile's tables, bound to
 //! experiments through the registry), and this file with `cmd_data`.
 
+mod cmd_analyse;
 mod cmd_data;
+mod cmd_model;
 mod experiments;
 mod harness;
 mod lab;
@@ -51,6 +53,18 @@ enum Cmd {
     },
     /// List the experiments.
     List,
+    /// Train one denoiser: data, net and recipe in, a checkpoint out (cached and resumable).
+    Train(cmd_model::TrainArgs),
+    /// Evaluate a checkpoint on data: the PSNR curve as PNG, CSV and JSON.
+    Eval(cmd_model::EvalArgs),
+    /// Draw samples from a checkpoint with the coarse-to-fine sampler: a PNG grid and .npy.
+    Sample(cmd_analyse::SampleArgs),
+    /// The Jacobian's eigenvalues, coefficients and basis at a noisy image (dense or Lanczos).
+    Spectrum(cmd_analyse::SpectrumArgs),
+    /// List the model cache: what each entry is (data, recipe, size, date).
+    Models(cmd_model::ModelsArgs),
+    /// Convert a PyTorch state_dict (torch.save) into a gahb checkpoint.
+    Import(cmd_model::ImportArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -84,6 +98,12 @@ fn main() {
     let result = match cli.cmd {
         Cmd::Doctor => doctor(),
         Cmd::Data(a) => cmd_data::run(&a),
+        Cmd::Train(a) => cmd_model::train(&a),
+        Cmd::Eval(a) => cmd_model::eval(&a),
+        Cmd::Sample(a) => cmd_analyse::sample(&a),
+        Cmd::Spectrum(a) => cmd_analyse::spectrum(&a),
+        Cmd::Models(a) => cmd_model::models(&a),
+        Cmd::Import(a) => cmd_model::import(&a),
         Cmd::Reproduce(a) => reproduce(&a, &a.only),
         Cmd::Run { experiments, args } => reproduce(&args, &experiments),
         Cmd::List => {

@@ -75,6 +75,11 @@ impl ModelStore {
         }
     }
 
+    /// The checkpoint file of a cache key.
+    pub fn path_of(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.safetensors"))
+    }
+
     /// The cache key of `spec` trained on `images`.
     pub fn key(spec: &ModelSpec, images: &Array3<f32>) -> Result<String> {
         content_key(&(CACHE_VERSION, &spec.model, &spec.train, array_hash(images)))
