@@ -23,8 +23,8 @@ use gahb_tensor::Denoiser;
 use ndarray::{Array2, Array3, Axis, Ix2};
 use tch::{Device, Kind, Tensor};
 
-use crate::cmd_data::ensure_writable;
 use crate::cmd_model::{bar, default_cache, default_out, load_model, write_file, DataOpts};
+use crate::lab::io::ensure_writable;
 use crate::lab::io::write_json;
 use crate::lab::recipe::describe_model;
 
@@ -95,7 +95,10 @@ pub fn sample(a: &SampleArgs) -> Result<()> {
         (None, Some(s)) => s,
         (None, None) => bail!("{}: a BF-CNN takes any size: give --image-size", m.path.display()),
     };
-    let out = a.out.clone().unwrap_or_else(|| default_out("sample", &m.path));
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out("sample", &m.path));
     ensure_writable("--out", &out)?;
     let cfg = SamplerConfig {
         h0: a.h0,
@@ -121,7 +124,8 @@ pub fn sample(a: &SampleArgs) -> Result<()> {
             ..cfg.clone()
         };
         // Chunks draw the same samples as one call (noise stream per sample index).
-        let drawn = crate::lab::samples::draw(&m.model, &c, len, [1, size as i64, size as i64], len)?;
+        let drawn =
+            crate::lab::samples::draw(&m.model, &c, len, [1, size as i64, size as i64], len)?;
         unfinished += drawn.unfinished;
         steps += drawn.mean_steps * len as f64;
         parts.push(drawn.images()?);
@@ -133,8 +137,13 @@ pub fn sample(a: &SampleArgs) -> Result<()> {
     let samples: Array3<f32> = ndarray::concatenate(Axis(0), &views)?;
     let tiles: Vec<Array2<f32>> = samples.outer_iter().map(|s| s.to_owned()).collect();
     let ncols = (a.n as f64).sqrt().ceil() as usize;
-    image_grid_png(&out.join("samples.png"), &tiles, ncols, &GridOptions::default())
-        .context("writing samples.png")?;
+    image_grid_png(
+        &out.join("samples.png"),
+        &tiles,
+        ncols,
+        &GridOptions::default(),
+    )
+    .context("writing samples.png")?;
     let flat: Vec<f32> = samples.iter().copied().collect();
     write_file(
         &out.join("samples.npy"),
@@ -250,7 +259,11 @@ fn clean_image(a: &SpectrumArgs, cache: &Path) -> Result<(Array2<f32>, String)> 
             let d = a.data.load(cache)?;
             let n = d.images.dim().0;
             if a.index >= n {
-                bail!("--index {}: the data hold {n} images ({})", a.index, d.description);
+                bail!(
+                    "--index {}: the data hold {n} images ({})",
+                    a.index,
+                    d.description
+                );
             }
             Ok((
                 d.images.index_axis(Axis(0), a.index).to_owned(),
@@ -297,14 +310,21 @@ pub fn spectrum(a: &SpectrumArgs) -> Result<()> {
         Some(r @ ("dense" | "lanczos")) => r,
         Some(other) => bail!("--route {other:?}: choose dense or lanczos"),
     };
-    let out = a.out.clone().unwrap_or_else(|| default_out("spectrum", &m.path));
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out("spectrum", &m.path));
     ensure_writable("--out", &out)?;
     let z = crate::lab::eval::noise((1, h, w), a.noise_seed);
     let y = &stack + &(z * a.sigma as f32);
     let yt = images_to_batch(&y).to_device(device);
     let xt = images_to_batch(&stack);
     let f: &dyn Denoiser = &m.model;
-    eprintln!("spectrum of {} at {what}, σ = {}, by the {route} route", describe_model(m.model.config()), a.sigma);
+    eprintln!(
+        "spectrum of {} at {what}, σ = {}, by the {route} route",
+        describe_model(m.model.config()),
+        a.sigma
+    );
     let (eig, route_summary, effective_dimension) = match route {
         "dense" => {
             let report = jacobian(f, &yt, &JacobianConfig::default()).context("jacobian")?;
@@ -381,7 +401,18 @@ pub fn spectrum(a: &SpectrumArgs) -> Result<()> {
         .reshape([k as i64, h as i64, w as i64]);
     write_arrays(&out, format, &values, &coefficients, &basis, &y)?;
     let xhat = f.denoise(&yt)?.to_device(Device::Cpu);
-    draw(&out, a, &eig, &values, &coefficients, &stack, &y, &xhat, h, w)?;
+    draw(
+        &out,
+        a,
+        &eig,
+        &values,
+        &coefficients,
+        &stack,
+        &y,
+        &xhat,
+        h,
+        w,
+    )?;
     let summary = serde_json::json!({
         "command": "spectrum",
         "model": m.describe(),
@@ -427,13 +458,22 @@ fn write_arrays(
     let noisy_flat: Vec<f32> = noisy.iter().copied().collect();
     if format == "npy" {
         let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
-        write_file(&out.join("eigenvalues.npy"), &gahb_data::encode_npy_f32(&[values.len()], &f32s(values)))?;
+        write_file(
+            &out.join("eigenvalues.npy"),
+            &gahb_data::encode_npy_f32(&[values.len()], &f32s(values)),
+        )?;
         write_file(
             &out.join("coefficients.npy"),
             &gahb_data::encode_npy_f32(&[coefficients.len()], &f32s(coefficients)),
         )?;
-        write_file(&out.join("basis.npy"), &gahb_data::encode_npy_f32(&shape, &basis_flat))?;
-        write_file(&out.join("noisy.npy"), &gahb_data::encode_npy_f32(&[h, w], &noisy_flat))?;
+        write_file(
+            &out.join("basis.npy"),
+            &gahb_data::encode_npy_f32(&shape, &basis_flat),
+        )?;
+        write_file(
+            &out.join("noisy.npy"),
+            &gahb_data::encode_npy_f32(&[h, w], &noisy_flat),
+        )?;
         return Ok(());
     }
     let tensors = [
@@ -447,7 +487,8 @@ fn write_arrays(
     ];
     let path = out.join("spectrum.safetensors");
     let tmp = out.join(format!(".spectrum.safetensors.tmp.{}", std::process::id()));
-    Tensor::write_safetensors(&tensors, &tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    Tensor::write_safetensors(&tensors, &tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
@@ -503,7 +544,9 @@ fn draw(
         .map(|k| {
             let v = eig.eigenvector_image(k, [1, h as i64, w as i64])?;
             Ok(tensor_to_array::<Ix2>(
-                &v.to_device(Device::Cpu).to_kind(Kind::Float).reshape([h as i64, w as i64]),
+                &v.to_device(Device::Cpu)
+                    .to_kind(Kind::Float)
+                    .reshape([h as i64, w as i64]),
             )?)
         })
         .collect::<Result<_>>()?;

@@ -14,6 +14,7 @@ use gahb_synth::PixelPermutation;
 use ndarray::{Array2, Axis};
 
 use crate::lab::data::{prepare, DataEnv, DataSpec, Fit, Loaded};
+use crate::lab::io::ensure_writable;
 
 /// Arguments of `gahb data`.
 #[derive(clap::Args, Debug, Clone)]
@@ -85,7 +86,8 @@ pub fn run(args: &DataArgs) -> Result<()> {
     }
     let export = match &args.export {
         Some(p) => {
-            let format = gahb_data::ArrayFormat::of(p).map_err(|e| anyhow::anyhow!("--export: {e}"))?;
+            let format =
+                gahb_data::ArrayFormat::of(p).map_err(|e| anyhow::anyhow!("--export: {e}"))?;
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
                 ensure_writable("--export", dir)?;
             }
@@ -113,32 +115,6 @@ pub fn run(args: &DataArgs) -> Result<()> {
         let (n, h, w) = loaded.images.dim();
         println!("exported {n} images {h}×{w} -> {}", path.display());
     }
-    Ok(())
-}
-
-/// Creates folder `dir` (given by option `flag`, e.g. `--cache`) and checks that files can be
-/// written in it, before any work: a one-line error naming the option and the path otherwise.
-pub fn ensure_writable(flag: &str, dir: &Path) -> Result<()> {
-    if dir.is_file() {
-        anyhow::bail!(
-            "{flag} {}: is a file, not a folder: give a folder to write into",
-            dir.display()
-        );
-    }
-    std::fs::create_dir_all(dir).map_err(|e| {
-        anyhow::anyhow!(
-            "{flag} {}: cannot create the folder ({e}): give a folder you can write to",
-            dir.display()
-        )
-    })?;
-    let probe = dir.join(format!(".gahb-write-test.{}", std::process::id()));
-    std::fs::write(&probe, b"").map_err(|e| {
-        anyhow::anyhow!(
-            "{flag} {}: cannot write in the folder ({e}): give a folder you can write to",
-            dir.display()
-        )
-    })?;
-    let _ = std::fs::remove_file(&probe);
     Ok(())
 }
 

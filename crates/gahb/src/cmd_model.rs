@@ -18,8 +18,8 @@ use gahb_denoiser::{BfCnnConfig, CheckpointMeta, Model, ModelConfig, PsnrRow, UN
 use ndarray::{s, Array3};
 use tch::Device;
 
-use crate::cmd_data::ensure_writable;
 use crate::lab::data::{prepare, DataEnv, DataSpec, Loaded};
+use crate::lab::io::ensure_writable;
 use crate::lab::io::{write_atomic, write_csv, write_json};
 use crate::lab::recipe::{describe_model, RunSettings, TrainSpec};
 use crate::lab::store::{ModelSpec, ModelStore};
@@ -102,7 +102,10 @@ impl DataOpts {
                 table.insert(k.into(), v);
             }
         };
-        put("path", self.path.as_ref().map(|p| p.display().to_string().into()));
+        put(
+            "path",
+            self.path.as_ref().map(|p| p.display().to_string().into()),
+        );
         put("size", self.size.map(Into::into));
         put("fit", self.fit.clone().map(Into::into));
         put("n", self.n.map(Into::into));
@@ -246,7 +249,10 @@ pub fn resolve_model_path(arg: &str, cache: &Path) -> Result<PathBuf> {
         .unwrap_or_default();
     found.sort();
     match found.len() {
-        0 => bail!("--model {arg}: no such file, and no cache entry in {} starts with it", dir.display()),
+        0 => bail!(
+            "--model {arg}: no such file, and no cache entry in {} starts with it",
+            dir.display()
+        ),
         1 => Ok(found.remove(0)),
         n => bail!("--model {arg}: {n} cache entries start with it; give more digits"),
     }
@@ -328,8 +334,9 @@ impl NetOpts {
             }),
             other => bail!("--arch {other:?}: choose unet or bf_cnn"),
         };
-        cfg.validate()
-            .map_err(|e| anyhow::anyhow!("the network cannot take {image_size}×{image_size} images: {e}"))?;
+        cfg.validate().map_err(|e| {
+            anyhow::anyhow!("the network cannot take {image_size}×{image_size} images: {e}")
+        })?;
         Ok(cfg)
     }
 }
@@ -374,7 +381,10 @@ pub struct TrainArgs {
 pub fn train(a: &TrainArgs) -> Result<()> {
     let t0 = Instant::now();
     if a.out.extension().and_then(|e| e.to_str()) != Some("safetensors") {
-        bail!("--out {}: the checkpoint's name must end in .safetensors", a.out.display());
+        bail!(
+            "--out {}: the checkpoint's name must end in .safetensors",
+            a.out.display()
+        );
     }
     let cache = a.cache.clone().unwrap_or_else(default_cache);
     ensure_writable("--cache", &cache)?;
@@ -417,8 +427,14 @@ pub fn train(a: &TrainArgs) -> Result<()> {
         git_revision: crate::lab::store::git_revision(&std::env::current_dir()?),
         ..RunSettings::default()
     };
-    let (model, info) =
-        store.get_or_train("train", &spec, &data.images, &data.description, &run, device)?;
+    let (model, info) = store.get_or_train(
+        "train",
+        &spec,
+        &data.images,
+        &data.description,
+        &run,
+        device,
+    )?;
     let meta = gahb_denoiser::checkpoint::read_meta(&store.path_of(&info.key))?;
     gahb_denoiser::checkpoint::save(&a.out, &model, &meta, None)
         .with_context(|| format!("writing {}", a.out.display()))?;
@@ -503,8 +519,10 @@ pub fn default_out(cmd: &str, model: &Path) -> PathBuf {
 pub fn bar(n: u64, what: &str) -> indicatif::ProgressBar {
     let pb = indicatif::ProgressBar::new(n);
     pb.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed} (eta {eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {pos}/{len} {elapsed} (eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     pb.set_message(what.to_string());
     pb
@@ -519,7 +537,10 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
     let (_, h, _) = data.images.dim();
     let m = load_model(&a.model, &cache, Some(h), device)?;
     m.check_data(&data.images)?;
-    let out = a.out.clone().unwrap_or_else(|| default_out("eval", &m.path));
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out("eval", &m.path));
     ensure_writable("--out", &out)?;
     let sigmas = if a.sigmas.is_empty() {
         gahb_denoiser::paper_sigmas()
@@ -535,15 +556,27 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
     for &sigma in &sigmas {
         // The noise of image i is stream i of the seed at every σ, so one σ at a time gives
         // the same numbers as one call.
-        let row = gahb_denoiser::eval::psnr_curve(&m.model, &batch, &[sigma], a.noise_seed, a.batch.max(1))?;
+        let row = gahb_denoiser::eval::psnr_curve(
+            &m.model,
+            &batch,
+            &[sigma],
+            a.noise_seed,
+            a.batch.max(1),
+        )?;
         rows.extend(row);
         pb.inc(1);
     }
     pb.finish_and_clear();
-    let header: Vec<String> = ["sigma", "input_psnr_db", "output_psnr_db", "gain_db", "output_mse"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let header: Vec<String> = [
+        "sigma",
+        "input_psnr_db",
+        "output_psnr_db",
+        "gain_db",
+        "output_mse",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let csv_rows: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
@@ -562,7 +595,11 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
     gahb_plot::line_plot_png(
         &out.join("psnr.png"),
         &[gahb_plot::Panel {
-            title: format!("{} on {}", describe_model(m.model.config()), data.description),
+            title: format!(
+                "{} on {}",
+                describe_model(m.model.config()),
+                data.description
+            ),
             x_label: "input PSNR (dB)".into(),
             y_label: "output PSNR (dB)".into(),
             series: vec![
@@ -683,9 +720,10 @@ pub fn cache_entries(cache: &Path) -> Result<Vec<CacheEntry>> {
                         t.batch_size,
                         t.lr,
                         match t.schedule {
-                            gahb_denoiser::LrSchedule::Cosine { warmup, final_fraction } => format!(
-                                "{warmup} warm-up steps then cosine to {final_fraction}×"
-                            ),
+                            gahb_denoiser::LrSchedule::Cosine {
+                                warmup,
+                                final_fraction,
+                            } => format!("{warmup} warm-up steps then cosine to {final_fraction}×"),
                             gahb_denoiser::LrSchedule::Milestones if t.lr_milestones.is_empty() => {
                                 "constant lr".to_string()
                             }
@@ -807,13 +845,16 @@ pub fn import(a: &ImportArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| a.file.with_extension("safetensors"));
     if out.extension().and_then(|e| e.to_str()) != Some("safetensors") {
-        bail!("--out {}: the checkpoint's name must end in .safetensors", out.display());
-    }
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        ensure_writable("--out", dir)?;
+        bail!(
+            "--out {}: the checkpoint's name must end in .safetensors",
+            out.display()
+        );
     }
     let imported =
         gahb_denoiser::pytorch::import_state_dict(&a.file, a.image_size as i64, Device::Cpu)?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        ensure_writable("--out", dir)?;
+    }
     let meta = CheckpointMeta::new(
         &imported.model,
         None,
@@ -890,6 +931,9 @@ mod tests {
             alpha: Some(2.0),
             ..DataOpts::default()
         };
-        assert!(matches!(o.spec().expect("calpha"), DataSpec::Calpha { size: 16, n: 4, .. }));
+        assert!(matches!(
+            o.spec().expect("calpha"),
+            DataSpec::Calpha { size: 16, n: 4, .. }
+        ));
     }
 }

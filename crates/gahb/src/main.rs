@@ -156,8 +156,8 @@ fn reproduce(args: &RunArgs, only: &[String]) -> Result<()> {
         .cache
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join("cache"));
-    cmd_data::ensure_writable("--out", &out)?;
-    cmd_data::ensure_writable("--cache", &cache)?;
+    lab::io::ensure_writable("--out", &out)?;
+    lab::io::ensure_writable("--cache", &cache)?;
     let swept = lab::io::remove_stale_temporaries(&out, 2);
     if swept > 0 {
         eprintln!(
