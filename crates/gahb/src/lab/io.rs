@@ -97,6 +97,32 @@ pub fn csv_text(header: &[String], rows: &[Vec<String>]) -> String {
     s
 }
 
+/// Creates folder `dir` (given by option `flag`, e.g. `--cache`) and checks that files can be
+/// written in it, before any work: a one-line error naming the option and the path otherwise.
+pub fn ensure_writable(flag: &str, dir: &Path) -> Result<()> {
+    if dir.is_file() {
+        anyhow::bail!(
+            "{flag} {}: is a file, not a folder: give a folder to write into",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(dir).map_err(|e| {
+        anyhow::anyhow!(
+            "{flag} {}: cannot create the folder ({e}): give a folder you can write to",
+            dir.display()
+        )
+    })?;
+    let probe = dir.join(format!(".gahb-write-test.{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| {
+        anyhow::anyhow!(
+            "{flag} {}: cannot write in the folder ({e}): give a folder you can write to",
+            dir.display()
+        )
+    })?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,30 +153,4 @@ mod tests {
             .collect();
         assert_eq!(names, vec!["b.txt".to_string()]);
     }
-}
-
-/// Creates folder `dir` (given by option `flag`, e.g. `--cache`) and checks that files can be
-/// written in it, before any work: a one-line error naming the option and the path otherwise.
-pub fn ensure_writable(flag: &str, dir: &Path) -> Result<()> {
-    if dir.is_file() {
-        anyhow::bail!(
-            "{flag} {}: is a file, not a folder: give a folder to write into",
-            dir.display()
-        );
-    }
-    std::fs::create_dir_all(dir).map_err(|e| {
-        anyhow::anyhow!(
-            "{flag} {}: cannot create the folder ({e}): give a folder you can write to",
-            dir.display()
-        )
-    })?;
-    let probe = dir.join(format!(".gahb-write-test.{}", std::process::id()));
-    std::fs::write(&probe, b"").map_err(|e| {
-        anyhow::anyhow!(
-            "{flag} {}: cannot write in the folder ({e}): give a folder you can write to",
-            dir.display()
-        )
-    })?;
-    let _ = std::fs::remove_file(&probe);
-    Ok(())
 }
