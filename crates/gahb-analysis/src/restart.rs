@@ -18,7 +18,9 @@
 //!   keeping the `k − locked` wanted Ritz vectors and a share `keep_fraction` of the free room in
 //!   the next ones. The pending block Q stays valid (it is orthogonal to the old V), and the
 //!   kept Ritz vectors' residuals lie in its span, so the Krylov structure carries over.
-//! - At a restart, wanted Ritz pairs whose exact residual meets the tolerance are locked: moved out
+//! - At a restart, the leading run of wanted Ritz pairs whose exact residual meets the tolerance
+//!   (from the top down to the first unconverged one, so a pair below an unresolved cluster is
+//!   never locked in its place; decision 0006) is locked: moved out
 //!   of the active basis (hard locking), kept orthogonal to every later direction and no longer
 //!   updated.
 //! - When the estimates say k pairs have converged, a final Rayleigh-Ritz over the locked and
@@ -529,8 +531,11 @@ impl<'o> State<'o> {
         let res = (&as_w - &s_w * &theta_w).f_norm_scalaropt_dim(2, [0i64], false)?;
         let res = Vec::<f64>::try_from(&res.f_to_device(Device::Cpu)?)?;
         let tols = self.thresholds(k, cfg);
+        // Only the leading run of converged pairs is locked: a converged pair below an
+        // unconverged one may lie below eigenvalues the basis has not resolved yet (a cluster),
+        // and locking it would keep it in the answer in their place (decision 0006).
         let lock: Vec<i64> = (0..wanted)
-            .filter(|&i| res[i] <= tols[i])
+            .take_while(|&i| res[i] <= tols[i])
             .map(|i| i as i64)
             .collect();
         let n_lock = lock.len();

@@ -327,9 +327,12 @@ pub fn spectrum(a: &SpectrumArgs) -> Result<()> {
     );
     let (eig, route_summary, effective_dimension) = match route {
         "dense" => {
+            let spin = spinner(&format!("Jacobian ({d} directions)"));
             let report = jacobian(f, &yt, &JacobianConfig::default()).context("jacobian")?;
+            spin.set_message(format!("eigendecomposition of a {d}×{d} matrix"));
             let full = eigh_sym(&report.jacobian.to_kind(Kind::Double), EighBackend::Torch)
                 .context("eigendecomposition")?;
+            spin.finish_and_clear();
             let tr = full.effective_dimension()?;
             let keep = a.k.unwrap_or(d).min(d);
             if keep == 0 {
@@ -352,7 +355,15 @@ pub fn spectrum(a: &SpectrumArgs) -> Result<()> {
                 operator: LanczosOperator::SymmetricPart,
                 ..RestartedConfig::default()
             };
+            let spin = spinner(&format!(
+                "restarted Lanczos, top {k} (budget {} products)",
+                a.budget
+            ));
             let res = restarted_top_k(f, &yt, k, &cfg).context("restarted Lanczos")?;
+            spin.set_message(format!(
+                "tr ∇f by Hutch++ ({} directions)",
+                a.trace_directions
+            ));
             let s = res.summary.clone();
             if !s.converged {
                 eprintln!(
@@ -371,6 +382,7 @@ pub fn spectrum(a: &SpectrumArgs) -> Result<()> {
                 },
             )
             .context("tr ∇f by Hutch++")?;
+            spin.finish_and_clear();
             (
                 res.eigen,
                 serde_json::json!({ "lanczos": s }),
@@ -440,6 +452,18 @@ pub fn spectrum(a: &SpectrumArgs) -> Result<()> {
         out.display()
     );
     Ok(())
+}
+
+/// A spinner with the elapsed time for a stage that reports no steps (hidden off a terminal).
+fn spinner(what: &str) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    pb.set_message(what.to_string());
+    pb.enable_steady_tick(std::time::Duration::from_millis(200));
+    pb
 }
 
 /// Writes λ_k, |⟨x, e_k⟩|, the basis `[k, h, w]` and the noisy image, as `.npy` files or one
