@@ -8,7 +8,7 @@
 //!
 //! The default backend is libtorch's `linalg_eigh` in f64 on the matrix's device (12-15× faster
 //! than LAPACK's dsyev through ndarray-linalg, and it runs on CUDA). With the `lapack` cargo
-//! feature, [`EighBackend::Lapack`] runs ndarray-linalg's `eigh` on the CPU for cross-checks.
+//! feature, `EighBackend::Lapack` runs ndarray-linalg's `eigh` on the CPU for cross-checks.
 
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};

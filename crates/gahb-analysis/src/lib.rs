@@ -5,7 +5,7 @@
 //! basis e_k, the effective dimension tr ∇f, and the signal coefficients ⟨x, e_k⟩; beyond the paper,
 //! the top-k spectrum without forming the matrix ([`lanczos_top_k`], and restarted within a fixed
 //! memory and product budget, [`restarted_lanczos`]), and tr ∇f and the spectral density from
-//! products alone ([`trace`], [`slq`]) over matrix-free [`operator`]s.
+//! products alone ([`trace`](mod@trace), [`slq`](mod@slq)) over matrix-free [`operator`]s.
 //! PAPER.md §9: fixed-basis oracles in orthonormal DCT and periodic wavelet bases ([`bases`],
 //! [`oracle`]). PAPER.md §6, §7, §10: PSNR slopes, optimal references and the density bound
 //! ([`slopes`], [`density`]).

@@ -2,7 +2,7 @@
 //! (PAPER.md §5 and Eq. 10: the effective dimension tr ∇f(y) of a denoiser, here without the
 //! d network passes of the dense Jacobian).
 //!
-//! - Hutchinson (1989): tr A = E[vᵀAv] for Rademacher v (entries ±1); the mean of n probes, with a
+//! - Hutchinson (1989): tr A = E\[vᵀAv\] for Rademacher v (entries ±1); the mean of n probes, with a
 //!   Student-t interval from their sample variance.
 //! - Hutch++ (Meyer, Musco, Musco and Woodruff 2021): a third of the directions sketch the range,
 //!   Y = A S, Q = orth(Y); a third give tr(QᵀAQ) exactly; the last third run Hutchinson on the

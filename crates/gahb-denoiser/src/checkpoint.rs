@@ -32,7 +32,7 @@ pub struct CheckpointMeta {
     pub format_version: u32,
     /// The architecture.
     pub model: ModelConfig,
-    /// The resolved training config, when the weights come from [`crate::train::train`].
+    /// The resolved training config, when the weights come from [`crate::run::train`].
     pub train: Option<TrainConfig>,
     /// The training seed (also inside `train`).
     pub seed: Option<u64>,

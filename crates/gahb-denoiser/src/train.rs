@@ -258,7 +258,7 @@ pub struct Plan {
 }
 
 impl TrainConfig {
-    /// Checks the values; [`train`] calls it.
+    /// Checks the values; [`crate::run::train`] calls it.
     pub fn validate(&self) -> Result<()> {
         if self.batch_size == 0 {
             return Err(invalid("batch_size", "must be at least 1, got 0"));

@@ -213,6 +213,10 @@ pub struct SpectrumArgs {
     /// Lanczos: directions per batched network pass.
     #[arg(long, default_value_t = 8)]
     pub block: usize,
+    /// Lanczos: the most stored basis vectors, locked ones included (default max(2k, k + 20) +
+    /// 2·block; a larger basis restarts less often on flat spectra).
+    #[arg(long)]
+    pub max_basis: Option<usize>,
     /// Lanczos: Hutch++ directions for tr ∇f.
     #[arg(long, default_value_t = 90)]
     pub trace_directions: usize,
@@ -351,6 +355,7 @@ pub fn spectrum(a: &SpectrumArgs) -> Result<()> {
                 tol: a.tol,
                 budget: a.budget,
                 block_size: a.block,
+                max_basis: a.max_basis,
                 seed: a.noise_seed,
                 operator: LanczosOperator::SymmetricPart,
                 ..RestartedConfig::default()
