@@ -10,11 +10,11 @@
 //! a corrupted byte is detected on load; [`recover`] then falls back to the previous good
 //! checkpoint, which every save keeps until the new one is in place.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use tch::{Device, Tensor};
+use tch::{Device, Kind, Tensor};
 
 use crate::commit;
 use crate::error::{Error, Result};
@@ -263,15 +263,28 @@ pub fn discard(path: &Path) {
 /// model's variable names and shapes (a file from the PyTorch reference with the same architecture
 /// loads too). Differences are reported by name, with both shapes.
 pub fn load_weights(model: &mut Model, path: &Path) -> Result<()> {
+    let file = Tensor::read_safetensors(path)?;
+    copy_checked(model, &file, path, "model's architecture")
+}
+
+/// Checks that `tensors` hold exactly the model's variable names and shapes (each difference
+/// named, with both shapes; `what` names the model in the message) and only finite values, then
+/// copies them into `model`. Shared by [`load_weights`] and the PyTorch importer.
+pub(crate) fn copy_checked(
+    model: &mut Model,
+    state_dict: &[(String, Tensor)],
+    path: &Path,
+    what: &str,
+) -> Result<()> {
     let mismatch = |reason: String| Error::CheckpointMismatch {
         path: path.to_path_buf(),
         reason,
     };
-    let file: HashMap<String, Tensor> = Tensor::read_safetensors(path)?.into_iter().collect();
+    let file: HashMap<&str, &Tensor> = state_dict.iter().map(|(k, t)| (k.as_str(), t)).collect();
     let vars = model.named_variables();
     let mut problems = Vec::new();
     for (name, var) in &vars {
-        match file.get(name) {
+        match file.get(name.as_str()) {
             None => problems.push(format!("missing {name}")),
             Some(t) if t.size() != var.size() => problems.push(format!(
                 "{name} has shape {:?}, the model needs {:?}",
@@ -281,26 +294,30 @@ pub fn load_weights(model: &mut Model, path: &Path) -> Result<()> {
             Some(_) => {}
         }
     }
-    let known: std::collections::HashSet<&String> = vars.iter().map(|(n, _)| n).collect();
+    let known: HashSet<&str> = vars.iter().map(|(n, _)| n.as_str()).collect();
     problems.extend(
-        file.keys()
-            .filter(|k| !known.contains(k))
-            .map(|k| format!("unexpected {k}")),
+        state_dict
+            .iter()
+            .filter(|(k, _)| !known.contains(k.as_str()))
+            .map(|(k, _)| format!("unexpected {k}")),
     );
     if !problems.is_empty() {
         problems.sort();
         let n = problems.len();
         problems.truncate(5);
         return Err(mismatch(format!(
-            "the weights do not fit the model's architecture ({n} differences: {}{})",
+            "the weights do not fit the {what} ({n} differences: {}{})",
             problems.join("; "),
             if n > 5 { "; ..." } else { "" }
         )));
     }
     let mut bad = Vec::new();
-    for (name, t) in &file {
-        let non_finite = t.f_isfinite()?.f_logical_not()?.f_sum(tch::Kind::Int64)?;
-        let n = non_finite.f_int64_value(&[])?;
+    for (name, t) in state_dict {
+        let n = t
+            .f_isfinite()?
+            .f_logical_not()?
+            .f_sum(Kind::Int64)?
+            .f_int64_value(&[])?;
         if n > 0 {
             bad.push(format!("{name} ({n} of {})", t.numel()));
         }
@@ -314,8 +331,9 @@ pub fn load_weights(model: &mut Model, path: &Path) -> Result<()> {
     }
     tch::no_grad(|| -> Result<()> {
         for (name, mut var) in vars {
-            let src = &file[&name];
-            var.f_copy_(&src.f_to_kind(var.kind())?)?;
+            if let Some(src) = file.get(name.as_str()) {
+                var.f_copy_(&src.f_to_kind(var.kind())?)?;
+            }
         }
         Ok(())
     })

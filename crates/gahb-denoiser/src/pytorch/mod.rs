@@ -379,68 +379,7 @@ fn materialize(storage: &Tensor, t: &TensorRef) -> std::result::Result<Tensor, S
 /// Checks that `state_dict` has exactly the model's variable names and shapes and only finite
 /// values, then copies it in (as [`crate::checkpoint::load_weights`] does for safetensors).
 fn copy_checked(model: &mut Model, state_dict: &[(String, Tensor)], path: &Path) -> Result<()> {
-    let mismatch = |reason: String| Error::CheckpointMismatch {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let file: HashMap<&str, &Tensor> = state_dict.iter().map(|(k, t)| (k.as_str(), t)).collect();
-    let vars = model.named_variables();
-    let mut problems = Vec::new();
-    for (name, var) in &vars {
-        match file.get(name.as_str()) {
-            None => problems.push(format!("missing {name}")),
-            Some(t) if t.size() != var.size() => problems.push(format!(
-                "{name} has shape {:?}, the model needs {:?}",
-                t.size(),
-                var.size()
-            )),
-            Some(_) => {}
-        }
-    }
-    let known: HashSet<&str> = vars.iter().map(|(n, _)| n.as_str()).collect();
-    problems.extend(
-        state_dict
-            .iter()
-            .filter(|(k, _)| !known.contains(k.as_str()))
-            .map(|(k, _)| format!("unexpected {k}")),
-    );
-    if !problems.is_empty() {
-        problems.sort();
-        let n = problems.len();
-        problems.truncate(5);
-        return Err(mismatch(format!(
-            "the weights do not fit the {} ({n} differences: {}{})",
-            describe_config(model.config()),
-            problems.join("; "),
-            if n > 5 { "; ..." } else { "" }
-        )));
-    }
-    let mut bad = Vec::new();
-    for (name, t) in state_dict {
-        let n = t
-            .f_isfinite()?
-            .f_logical_not()?
-            .f_sum(Kind::Int64)?
-            .f_int64_value(&[])?;
-        if n > 0 {
-            bad.push(format!("{name} ({n} of {})", t.numel()));
-        }
-    }
-    if !bad.is_empty() {
-        bad.sort();
-        return Err(mismatch(format!(
-            "the weights hold non-finite values: {}",
-            bad.join(", ")
-        )));
-    }
-    tch::no_grad(|| -> Result<()> {
-        for (name, mut var) in vars {
-            if let Some(src) = file.get(name.as_str()) {
-                var.f_copy_(&src.f_to_kind(var.kind())?)?;
-            }
-        }
-        Ok(())
-    })
+    crate::checkpoint::copy_checked(model, state_dict, path, &describe_config(model.config()))
 }
 
 fn describe_config(c: &ModelConfig) -> String {
