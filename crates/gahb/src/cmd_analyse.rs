@@ -13,18 +13,17 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use gahb_analysis::{
-    eigh_sym, jacobian, jacobian_trace, restarted_top_k, Eigen, EighBackend, JacobianConfig,
+    eigh_sym, jacobian, jacobian_trace, restarted_top_k, EighBackend, JacobianConfig,
     LanczosOperator, RestartedConfig, TraceConfig, TraceMethod,
 };
 use gahb_diffusion::{InitMean, SamplerConfig};
-use gahb_plot::{image_grid_png, line_plot_png, GridOptions, Panel, Series};
+use gahb_plot::{image_grid_png, GridOptions};
 use gahb_tensor::convert::{images_to_batch, tensor_to_array};
 use gahb_tensor::Denoiser;
 use ndarray::{Array2, Array3, Axis, Ix2};
 use tch::{Device, Kind, Tensor};
 
-use crate::cmd_model::{bar, default_cache, default_out, load_model, write_file, DataOpts};
-use crate::lab::io::ensure_writable;
+use crate::cmd_model::{bar, load_model, write_file, DataOpts, RunOpts};
 use crate::lab::io::write_json;
 use crate::lab::recipe::describe_model;
 
@@ -67,15 +66,8 @@ pub struct SampleArgs {
     /// Samples drawn together (memory).
     #[arg(long, default_value_t = 8)]
     pub chunk: usize,
-    /// Output folder (default: results/sample/<checkpoint name>).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// cpu, cuda, cuda:N or auto.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// Cache folder (where cache keys are looked up).
-    #[arg(long)]
-    pub cache: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: RunOpts,
 }
 
 /// `gahb sample`.
@@ -84,8 +76,8 @@ pub fn sample(a: &SampleArgs) -> Result<()> {
     if a.n == 0 {
         bail!("--n 0: ask for at least one sample");
     }
-    let cache = a.cache.clone().unwrap_or_else(default_cache);
-    let device = gahb_tensor::parse_device(&a.device)?;
+    let cache = a.run.cache();
+    let device = a.run.device()?;
     let m = load_model(&a.model, &cache, a.image_size, device)?;
     let size = match (m.image_size(), a.image_size) {
         (Some(own), Some(s)) if own != s => bail!(
@@ -95,11 +87,7 @@ pub fn sample(a: &SampleArgs) -> Result<()> {
         (None, Some(s)) => s,
         (None, None) => bail!("{}: a BF-CNN takes any size: give --image-size", m.path.display()),
     };
-    let out = a
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out("sample", &m.path));
-    ensure_writable("--out", &out)?;
+    let out = a.run.out_dir("sample", &m.path)?;
     let cfg = SamplerConfig {
         h0: a.h0,
         beta: a.beta,
@@ -226,15 +214,8 @@ pub struct SpectrumArgs {
     /// Eigenvectors shown in eigenvectors.png.
     #[arg(long, default_value_t = 16)]
     pub show: usize,
-    /// Output folder (default: results/spectrum/<checkpoint name>).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// cpu, cuda, cuda:N or auto.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// Cache folder (prepared data; cache keys).
-    #[arg(long)]
-    pub cache: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: RunOpts,
 }
 
 /// The clean image of `gahb spectrum` and what it is.
@@ -287,8 +268,8 @@ pub fn spectrum(a: &SpectrumArgs) -> Result<()> {
         "npy" | "safetensors" => a.format.as_str(),
         other => bail!("--format {other:?}: choose npy or safetensors"),
     };
-    let cache = a.cache.clone().unwrap_or_else(default_cache);
-    let device = gahb_tensor::parse_device(&a.device)?;
+    let cache = a.run.cache();
+    let device = a.run.device()?;
     // Data give the image first (and so a PyTorch UNet's size); an image file is resized to the
     // network's size, so the network comes first.
     let (m, x, what) = if a.data.given() {
@@ -314,13 +295,8 @@ pub fn spectrum(a: &SpectrumArgs) -> Result<()> {
         Some(r @ ("dense" | "lanczos")) => r,
         Some(other) => bail!("--route {other:?}: choose dense or lanczos"),
     };
-    let out = a
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out("spectrum", &m.path));
-    ensure_writable("--out", &out)?;
-    let z = crate::lab::eval::noise((1, h, w), a.noise_seed);
-    let y = &stack + &(z * a.sigma as f32);
+    let out = a.run.out_dir("spectrum", &m.path)?;
+    let (_, y) = crate::lab::spectral::noisy_image(&x, a.sigma, a.noise_seed)?;
     let yt = images_to_batch(&y).to_device(device);
     let xt = images_to_batch(&stack);
     let f: &dyn Denoiser = &m.model;
@@ -418,17 +394,23 @@ pub fn spectrum(a: &SpectrumArgs) -> Result<()> {
         .reshape([k as i64, h as i64, w as i64]);
     write_arrays(&out, format, &values, &coefficients, &basis, &y)?;
     let xhat = f.denoise(&yt)?.to_device(Device::Cpu);
-    draw(
+    let shown = (0..a.show.min(k))
+        .map(|i| Ok(tensor_to_array::<Ix2>(&basis.get(i as i64))?))
+        .collect::<Result<Vec<Array2<f32>>>>()?;
+    let trio = [
+        x.clone(),
+        y.index_axis(Axis(0), 0).to_owned(),
+        tensor_to_array::<Ix2>(&xhat.to_kind(Kind::Float).reshape([h as i64, w as i64]))?,
+    ];
+    crate::lab::spectral::draw_parts(
         &out,
-        a,
-        &eig,
+        "",
+        a.sigma,
         &values,
         &coefficients,
-        &stack,
-        &y,
-        &xhat,
-        h,
-        w,
+        effective_dimension["value"].as_f64().unwrap_or(f64::NAN),
+        &shown,
+        &trio,
     )?;
     let summary = serde_json::json!({
         "command": "spectrum",
@@ -519,79 +501,5 @@ fn write_arrays(
     Tensor::write_safetensors(&tensors, &tmp)
         .with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
-}
-
-/// spectrum.png (λ_k and |⟨x, e_k⟩|), eigenvectors.png (the first --show) and images.png
-/// (clean, noisy, denoised).
-#[allow(clippy::too_many_arguments)]
-fn draw(
-    out: &Path,
-    a: &SpectrumArgs,
-    eig: &Eigen,
-    values: &[f64],
-    coefficients: &[f64],
-    clean: &Array3<f32>,
-    noisy: &Array3<f32>,
-    denoised: &Tensor,
-    h: usize,
-    w: usize,
-) -> Result<()> {
-    let ks = || (0..values.len()).map(|k| k as f64);
-    line_plot_png(
-        &out.join("spectrum.png"),
-        &[
-            Panel {
-                title: format!("eigenvalues λ_k of ∇f(y), σ = {}", a.sigma),
-                x_label: "k".into(),
-                y_label: "λ_k".into(),
-                series: vec![Series {
-                    label: String::new(),
-                    points: ks().zip(values.iter().copied()).collect(),
-                    reference: false,
-                    markers: values.len() <= 64,
-                }],
-                ..Panel::default()
-            },
-            Panel {
-                title: "signal coefficients |⟨x, e_k⟩|".into(),
-                x_label: "k".into(),
-                y_label: "|⟨x, e_k⟩|".into(),
-                series: vec![Series {
-                    label: String::new(),
-                    points: ks().zip(coefficients.iter().map(|c| c.max(1e-8))).collect(),
-                    reference: false,
-                    markers: values.len() <= 64,
-                }],
-                log_y: true,
-                ..Panel::default()
-            },
-        ],
-        (1100, 420),
-    )?;
-    let shown: Vec<Array2<f32>> = (0..a.show.min(values.len()))
-        .map(|k| {
-            let v = eig.eigenvector_image(k, [1, h as i64, w as i64])?;
-            Ok(tensor_to_array::<Ix2>(
-                &v.to_device(Device::Cpu)
-                    .to_kind(Kind::Float)
-                    .reshape([h as i64, w as i64]),
-            )?)
-        })
-        .collect::<Result<_>>()?;
-    if !shown.is_empty() {
-        image_grid_png(
-            &out.join("eigenvectors.png"),
-            &shown,
-            shown.len().min(8),
-            &GridOptions::diverging(),
-        )?;
-    }
-    let trio = vec![
-        clean.index_axis(Axis(0), 0).to_owned(),
-        noisy.index_axis(Axis(0), 0).to_owned(),
-        tensor_to_array::<Ix2>(&denoised.to_kind(Kind::Float).reshape([h as i64, w as i64]))?,
-    ];
-    image_grid_png(&out.join("images.png"), &trio, 3, &GridOptions::default())?;
     Ok(())
 }

@@ -492,15 +492,42 @@ pub struct EvalArgs {
     /// Images per forward pass.
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
-    /// Output folder (default: results/eval/<checkpoint name>).
+    #[command(flatten)]
+    pub run: RunOpts,
+}
+
+/// The options `gahb eval`, `sample` and `spectrum` share: where outputs go, the device, the cache.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunOpts {
+    /// Output folder (default: results/<command>/<checkpoint name>).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Cache folder (prepared data, and where cache keys are looked up).
+    /// Cache folder: prepared data, and where cache keys from `gahb models` are looked up.
     #[arg(long)]
     pub cache: Option<PathBuf>,
+}
+
+impl RunOpts {
+    /// The cache folder (default [`default_cache`]).
+    pub fn cache(&self) -> PathBuf {
+        self.cache.clone().unwrap_or_else(default_cache)
+    }
+
+    /// The device.
+    pub fn device(&self) -> Result<Device> {
+        Ok(gahb_tensor::parse_device(&self.device)?)
+    }
+
+    /// The output folder of command `cmd` for the model read from `model`, created and checked
+    /// to be writable.
+    pub fn out_dir(&self, cmd: &str, model: &Path) -> Result<PathBuf> {
+        let out = self.out.clone().unwrap_or_else(|| default_out(cmd, model));
+        ensure_writable("--out", &out)?;
+        Ok(out)
+    }
 }
 
 /// The default output folder of a command for a model argument.
@@ -531,17 +558,13 @@ pub fn bar(n: u64, what: &str) -> indicatif::ProgressBar {
 /// `gahb eval`.
 pub fn eval(a: &EvalArgs) -> Result<()> {
     let t0 = Instant::now();
-    let cache = a.cache.clone().unwrap_or_else(default_cache);
-    let device = gahb_tensor::parse_device(&a.device)?;
+    let cache = a.run.cache();
+    let device = a.run.device()?;
     let data = a.data.load(&cache)?;
     let (_, h, _) = data.images.dim();
     let m = load_model(&a.model, &cache, Some(h), device)?;
     m.check_data(&data.images)?;
-    let out = a
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out("eval", &m.path));
-    ensure_writable("--out", &out)?;
+    let out = a.run.out_dir("eval", &m.path)?;
     let sigmas = if a.sigmas.is_empty() {
         gahb_denoiser::paper_sigmas()
     } else {

@@ -231,8 +231,7 @@ fn matrix_free(
     dense: &Spectrum,
 ) -> Result<MatrixFree> {
     let (h, w) = x.dim();
-    let clean = x.clone().into_shape_with_order((1, h, w))?;
-    let y = &clean + &(crate::lab::eval::noise((1, h, w), seed) * sigma as f32);
+    let (_, y) = crate::lab::spectral::noisy_image(x, sigma, seed)?;
     let yt = gahb_tensor::convert::images_to_batch(&y).to_device(f.device());
     let d = h * w;
     let mut top_k = Vec::new();

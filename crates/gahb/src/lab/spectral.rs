@@ -11,7 +11,7 @@ use gahb_plot::{image_grid_png, line_plot_png, GridOptions, Panel, Series};
 use gahb_synth::PixelPermutation;
 use gahb_tensor::convert::{images_to_batch, tensor_to_array};
 use gahb_tensor::Denoiser;
-use ndarray::{Array2, Axis, Ix2};
+use ndarray::{Array2, Array3, Axis, Ix2};
 use serde::Serialize;
 use tch::Kind;
 
@@ -64,9 +64,7 @@ pub fn analyse(
     unshuffle: Option<&PixelPermutation>,
 ) -> Result<Spectrum> {
     let (h, w) = x.dim();
-    let clean = x.clone().into_shape_with_order((1, h, w))?;
-    let z = noise((1, h, w), seed);
-    let y = &clean + &(z * sigma as f32);
+    let (clean, y) = noisy_image(x, sigma, seed)?;
     let yt = images_to_batch(&y);
     let report = jacobian(f, &yt, &JacobianConfig::default()).context("jacobian")?;
     let t0 = std::time::Instant::now();
@@ -125,23 +123,46 @@ pub fn analyse(
 /// Draws `<tag>_spectrum.png` (λ_k and |⟨x, e_k⟩|), `<tag>_eigenvectors.png` and `<tag>_images.png`
 /// (clean, noisy, denoised) into `dir`.
 pub fn draw(dir: &Path, tag: &str, s: &Spectrum) -> Result<()> {
-    let ks: Vec<f64> = (0..s.eigenvalues.len()).map(|k| k as f64).collect();
+    draw_parts(
+        dir,
+        &format!("{tag}_"),
+        s.sigma,
+        &s.eigenvalues,
+        &s.coefficients,
+        s.effective_dimension,
+        &s.eigenvectors,
+        &s.trio,
+    )
+}
+
+/// The figures of a spectrum from its parts (for [`draw`] and `gahb spectrum`):
+/// `<prefix>spectrum.png` (λ_k, labelled with tr ∇f, and |⟨x, e_k⟩|; markers when there are at
+/// most 64 pairs), `<prefix>eigenvectors.png` (when any are given) and `<prefix>images.png`.
+#[allow(clippy::too_many_arguments)]
+pub fn draw_parts(
+    dir: &Path,
+    prefix: &str,
+    sigma: f64,
+    eigenvalues: &[f64],
+    coefficients: &[f64],
+    effective_dimension: f64,
+    eigenvectors: &[Array2<f32>],
+    trio: &[Array2<f32>],
+) -> Result<()> {
+    let ks = || (0..eigenvalues.len()).map(|k| k as f64);
+    let markers = eigenvalues.len() <= 64;
     line_plot_png(
-        &dir.join(format!("{tag}_spectrum.png")),
+        &dir.join(format!("{prefix}spectrum.png")),
         &[
             Panel {
-                title: format!("eigenvalues λ_k of ∇f(y), σ = {}", s.sigma),
+                title: format!("eigenvalues λ_k of ∇f(y), σ = {sigma}"),
                 x_label: "k".into(),
                 y_label: "λ_k".into(),
                 series: vec![Series {
-                    label: format!("tr ∇f = {:.1}", s.effective_dimension),
-                    points: ks
-                        .iter()
-                        .copied()
-                        .zip(s.eigenvalues.iter().copied())
-                        .collect(),
+                    label: format!("tr ∇f = {effective_dimension:.1}"),
+                    points: ks().zip(eigenvalues.iter().copied()).collect(),
                     reference: false,
-                    markers: false,
+                    markers,
                 }],
                 ..Panel::default()
             },
@@ -151,13 +172,9 @@ pub fn draw(dir: &Path, tag: &str, s: &Spectrum) -> Result<()> {
                 y_label: "|⟨x, e_k⟩|".into(),
                 series: vec![Series {
                     label: String::new(),
-                    points: ks
-                        .iter()
-                        .copied()
-                        .zip(s.coefficients.iter().map(|c| c.max(1e-8)))
-                        .collect(),
+                    points: ks().zip(coefficients.iter().map(|c| c.max(1e-8))).collect(),
                     reference: false,
-                    markers: false,
+                    markers,
                 }],
                 log_y: true,
                 ..Panel::default()
@@ -165,19 +182,28 @@ pub fn draw(dir: &Path, tag: &str, s: &Spectrum) -> Result<()> {
         ],
         (1100, 420),
     )?;
-    if !s.eigenvectors.is_empty() {
+    if !eigenvectors.is_empty() {
         image_grid_png(
-            &dir.join(format!("{tag}_eigenvectors.png")),
-            &s.eigenvectors,
-            s.eigenvectors.len().min(11),
+            &dir.join(format!("{prefix}eigenvectors.png")),
+            eigenvectors,
+            eigenvectors.len().min(11),
             &GridOptions::diverging(),
         )?;
     }
     image_grid_png(
-        &dir.join(format!("{tag}_images.png")),
-        &s.trio,
+        &dir.join(format!("{prefix}images.png")),
+        trio,
         3,
         &GridOptions::default(),
     )?;
     Ok(())
+}
+
+/// The clean image x as a stack `[1, h, w]` and y = x + σz with z drawn from `seed`: the noisy
+/// image every analysis of x at σ uses ([`analyse`], the matrix-free rows of fig3, `gahb spectrum`).
+pub fn noisy_image(x: &Array2<f32>, sigma: f64, seed: u64) -> Result<(Array3<f32>, Array3<f32>)> {
+    let (h, w) = x.dim();
+    let clean = x.clone().into_shape_with_order((1, h, w))?;
+    let y = &clean + &(noise((1, h, w), seed) * sigma as f32);
+    Ok((clean, y))
 }
