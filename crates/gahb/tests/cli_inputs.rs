@@ -2,35 +2,11 @@
 //! naming the field, option or file and what to change, never a panic or an abort, and a damaged
 //! dataset cache file is prepared again and said on stderr. Every case runs in well under a second.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn gahb(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gahb"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RUST_BACKTRACE")
-        .env("GAHB_ROOT", dir)
-        .output()
-        .expect("the gahb binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// The error line of a failed run: exit code 1 (not a signal), exactly one `error:` line, no panic.
-fn error_line(o: &Output) -> String {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(1), "expected exit code 1: {err}");
-    assert!(
-        !err.contains("panicked"),
-        "panic instead of an error: {err}"
-    );
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(lines.len(), 1, "one error line expected: {err}");
-    lines[0].to_string()
-}
+use common::{error_line, gahb, stderr};
 
 fn png(path: &Path, w: u32, h: u32, value: u8) {
     image::RgbImage::from_pixel(w, h, image::Rgb([value, value / 2, 255 - value]))

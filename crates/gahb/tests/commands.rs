@@ -4,17 +4,16 @@
 //! the Lanczos spectrum agreeing, an orthonormal basis), and the bad inputs of the issue as
 //! one-line errors that write nothing. About 10 s in all.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use ndarray::{ArrayD, Axis, Ix2};
 
+/// Runs the binary on one thread (libtorch's two threads spin on a shared 2-core machine).
 fn gahb(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gahb"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RUST_BACKTRACE")
-        .env("GAHB_ROOT", dir)
+    common::command(args, dir)
         .env("OMP_NUM_THREADS", "1")
         .output()
         .expect("the gahb binary runs")
@@ -33,16 +32,7 @@ fn ok(args: &[&str], dir: &Path) -> String {
 
 /// The one error line of a failed run (exit 1, no panic).
 fn error_line(args: &[&str], dir: &Path) -> String {
-    let o = gahb(args, dir);
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert_eq!(o.status.code(), Some(1), "expected exit code 1: {err}");
-    assert!(
-        !err.contains("panicked"),
-        "panic instead of an error: {err}"
-    );
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(lines.len(), 1, "one error line expected: {err}");
-    lines[0].to_string()
+    common::error_line(&gahb(args, dir))
 }
 
 /// A `<f4` C-order `.npy` file of any values (gahb-data's reader refuses images outside [0, 1];
@@ -83,6 +73,27 @@ fn csv_rows(path: &Path) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// `gahb train` of a tiny UNet on the first 48 images of `ca.npy` (add `--out`).
+const TRAIN_CA: [&str; 17] = [
+    "train",
+    "--data",
+    "npy",
+    "--path",
+    "ca.npy",
+    "--take",
+    "48",
+    "--blocks",
+    "2",
+    "--channels",
+    "8",
+    "--steps",
+    "60",
+    "--batch-size",
+    "8",
+    "--cache",
+    "c",
+];
+
 /// 64 C^α images of 16×16 exported to `ca.npy`, and a UNet trained on the first 48 of them.
 fn trained(dir: &Path) {
     ok(
@@ -93,27 +104,7 @@ fn trained(dir: &Path) {
         dir,
     );
     ok(
-        &[
-            "train",
-            "--data",
-            "npy",
-            "--path",
-            "ca.npy",
-            "--take",
-            "48",
-            "--blocks",
-            "2",
-            "--channels",
-            "8",
-            "--steps",
-            "60",
-            "--batch-size",
-            "8",
-            "--out",
-            "m/ca.safetensors",
-            "--cache",
-            "c",
-        ],
+        &[&TRAIN_CA[..], &["--out", "m/ca.safetensors"]].concat(),
         dir,
     );
 }
@@ -141,27 +132,7 @@ fn train_models_eval_and_sample_round_trip() {
         "{listing}"
     );
     let again = ok(
-        &[
-            "train",
-            "--data",
-            "npy",
-            "--path",
-            "ca.npy",
-            "--take",
-            "48",
-            "--blocks",
-            "2",
-            "--channels",
-            "8",
-            "--steps",
-            "60",
-            "--batch-size",
-            "8",
-            "--out",
-            "m/again.safetensors",
-            "--cache",
-            "c",
-        ],
+        &[&TRAIN_CA[..], &["--out", "m/again.safetensors"]].concat(),
         dir,
     );
     assert!(again.contains("from the cache"), "{again}");
