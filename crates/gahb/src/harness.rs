@@ -13,6 +13,7 @@ use serde::{Deserialize as _, Serialize};
 
 use crate::lab::context::Lab;
 use crate::lab::io;
+use crate::lab::job::Job;
 use crate::report::{Check, Figure, Section, Table};
 
 /// One paper figure (or one experiment beyond the paper).
@@ -31,6 +32,10 @@ pub trait Experiment {
         let _ = cfg;
         Ok(())
     }
+
+    /// Every training `measure` needs, built by the same functions `measure` trains them with (the
+    /// training units of `gahb plan`; a run with `cached_only` proves the list complete).
+    fn jobs(lab: &Lab, cfg: &Self::Config) -> Result<Vec<Job>>;
 
     /// Trains, evaluates and analyses: everything numeric, no figures.
     fn measure(lab: &Lab, cfg: &Self::Config) -> Result<Self::Results>;
@@ -138,6 +143,8 @@ pub trait Entry: Sync {
     fn what(&self) -> &'static str;
     /// Reads and validates the experiment's table.
     fn check(&self, table: &toml::Value) -> Result<()>;
+    /// The trainings it needs.
+    fn jobs(&self, lab: &Lab, table: &toml::Value) -> Result<Vec<Job>>;
     /// Runs it: measure, write `<name>/results.json`, present.
     fn run(&self, lab: &Lab, table: &toml::Value, out: &Path) -> Result<Section>;
 }
@@ -170,6 +177,10 @@ impl<E: Experiment> Entry for Bind<E> {
 
     fn check(&self, table: &toml::Value) -> Result<()> {
         self.config(table).map(|_| ())
+    }
+
+    fn jobs(&self, lab: &Lab, table: &toml::Value) -> Result<Vec<Job>> {
+        E::jobs(lab, &self.config(table)?)
     }
 
     fn run(&self, lab: &Lab, table: &toml::Value, out: &Path) -> Result<Section> {

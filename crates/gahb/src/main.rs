@@ -7,25 +7,21 @@
 //! experiments through the registry), and this file with `cmd_data`.
 
 mod cmd_analyse;
+mod cmd_cluster;
 mod cmd_data;
 mod cmd_model;
 mod experiments;
 mod harness;
 mod lab;
+mod plan;
 mod profile;
 mod report;
+mod runner;
 
-use std::path::PathBuf;
-use std::time::Instant;
-
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use crate::lab::context::Lab;
-use crate::lab::data::DataEnv;
-use crate::lab::recipe::RunSettings;
-use crate::profile::Profile;
-use crate::report::Report;
+use crate::runner::RunArgs;
 
 /// gahb: geometry-adaptive harmonic bases in diffusion denoisers.
 #[derive(Parser, Debug)]
@@ -43,14 +39,25 @@ enum Cmd {
     Data(cmd_data::DataArgs),
     /// Run every experiment of a profile and write `results/<profile>/REPORT.md`.
     Reproduce(RunArgs),
-    /// Run one or more experiments by name (same options as reproduce).
+    /// Run experiments by name, or one unit of the profile's plan (`--task`, or the
+    /// `SLURM_ARRAY_TASK_ID` of a job array) into the shared cache and results folder.
     Run {
         /// Experiment names (see `gahb list`).
-        #[arg(required = true)]
         experiments: Vec<String>,
+        /// The unit to run, by its index in `gahb plan`.
+        #[arg(long, conflicts_with = "experiments")]
+        task: Option<usize>,
         #[command(flatten)]
         args: RunArgs,
     },
+    /// List a profile's units of work as JSON: trainings, analyses, report, with ids,
+    /// dependencies and costs.
+    Plan(cmd_cluster::PlanArgs),
+    /// Write (and with --submit, submit) the Slurm scripts of a profile: a job array over its
+    /// trainings, one over its analyses, and the report.
+    Slurm(cmd_cluster::SlurmArgs),
+    /// Check that two results folders of a profile hold the same numbers.
+    Compare(cmd_cluster::CompareArgs),
     /// List the experiments.
     List,
     /// Train one denoiser: data, net and recipe in, a checkpoint out (cached and resumable).
@@ -67,32 +74,6 @@ enum Cmd {
     Import(cmd_model::ImportArgs),
 }
 
-#[derive(clap::Args, Debug, Clone)]
-struct RunArgs {
-    /// Built-in profile (smoke, quick, standard, paper) or a path to a TOML profile.
-    #[arg(long, default_value = "quick")]
-    profile: String,
-    /// Run only these experiments.
-    #[arg(long)]
-    only: Vec<String>,
-    /// cpu, cuda, cuda:N or auto.
-    #[arg(long, default_value = "cpu")]
-    device: String,
-    /// Results folder (default: `results/<profile>`).
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Cache folder for trained models and prepared datasets (default: results/cache).
-    #[arg(long)]
-    cache: Option<PathBuf>,
-    /// A local CelebA `img_align_celeba` folder; face experiments then use it.
-    #[arg(long)]
-    celeba: Option<PathBuf>,
-    /// Write a training checkpoint every this many steps (a killed run resumes from the last one;
-    /// 0: only at the end).
-    #[arg(long, default_value_t = 500)]
-    checkpoint_every: usize,
-}
-
 fn main() {
     let cli = Cli::parse();
     let result = match cli.cmd {
@@ -104,8 +85,15 @@ fn main() {
         Cmd::Spectrum(a) => cmd_analyse::spectrum(&a),
         Cmd::Models(a) => cmd_model::models(&a),
         Cmd::Import(a) => cmd_model::import(&a),
-        Cmd::Reproduce(a) => reproduce(&a, &a.only),
-        Cmd::Run { experiments, args } => reproduce(&args, &experiments),
+        Cmd::Reproduce(a) => runner::reproduce(&a, &a.only),
+        Cmd::Run {
+            experiments,
+            task,
+            args,
+        } => run(&experiments, task, &args),
+        Cmd::Plan(a) => cmd_cluster::plan(&a),
+        Cmd::Slurm(a) => cmd_cluster::slurm(&a),
+        Cmd::Compare(a) => cmd_cluster::compare(&a),
         Cmd::List => {
             for e in experiments::REGISTRY {
                 println!("{:8} {}", e.name(), e.what());
@@ -136,121 +124,14 @@ fn doctor() -> Result<()> {
     Ok(())
 }
 
-fn reproduce(args: &RunArgs, only: &[String]) -> Result<()> {
-    let t0 = Instant::now();
-    let profile = Profile::load(&args.profile)?;
-    for name in only {
-        if experiments::find(name).is_none() {
-            bail!(
-                "unknown experiment `{name}`: choose from {}",
-                experiments::names().join(", ")
-            );
-        }
+/// `gahb run`: experiments by name, or one planned unit.
+fn run(experiments: &[String], task: Option<usize>, args: &RunArgs) -> Result<()> {
+    if let Some(i) = cmd_cluster::task_index(task)?.filter(|_| experiments.is_empty()) {
+        return cmd_cluster::run_task(args, i);
     }
-    let device = gahb_tensor::parse_device(&args.device)?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("results").join(&profile.name));
-    let cache = args
-        .cache
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("results").join("cache"));
-    lab::io::ensure_writable("--out", &out)?;
-    lab::io::ensure_writable("--cache", &cache)?;
-    let swept = lab::io::remove_stale_temporaries(&out, 2);
-    if swept > 0 {
-        eprintln!(
-            "removed {swept} temporary file(s) that an interrupted run left in {}",
-            out.display()
-        );
-    }
-    if let Some(c) = &args.celeba {
-        anyhow::ensure!(
-            c.is_dir(),
-            "--celeba {}: {}",
-            c.display(),
-            if c.exists() {
-                "is a file, not a folder: give the img_align_celeba folder that holds the images"
-            } else {
-                "no such folder"
-            }
-        );
-    }
-    let git_revision = lab::store::git_revision(&std::env::current_dir()?);
-    let lab = Lab::new(
-        profile.seed,
-        device,
-        profile.train.clone(),
-        profile.sweep.clone(),
-        DataEnv::new(cache, args.celeba.clone()),
-        RunSettings {
-            git_revision: git_revision.clone(),
-            checkpoint_every: args.checkpoint_every,
-            ..RunSettings::default()
-        },
+    anyhow::ensure!(
+        !experiments.is_empty(),
+        "give experiment names (see `gahb list`) or --task I (see `gahb plan`)"
     );
-    lab::io::write_atomic(&out.join("profile.toml"), profile.text.as_bytes())?;
-    let mut report = Report {
-        profile: profile.name.clone(),
-        description: profile.description.clone(),
-        seed: profile.seed,
-        git_revision,
-        device: match device {
-            tch::Device::Cpu => "cpu".to_string(),
-            tch::Device::Cuda(i) => format!("cuda:{i}"),
-            other => format!("{other:?}").to_lowercase(),
-        },
-        training: profile.train.describe(),
-        cache_notes: Vec::new(),
-        sections: Vec::new(),
-        failures: Vec::new(),
-        seconds: 0.0,
-    };
-    let selected: Vec<_> = experiments::REGISTRY
-        .iter()
-        .filter(|e| only.is_empty() || only.iter().any(|o| o == e.name()))
-        .collect();
-    for (i, entry) in selected.iter().enumerate() {
-        let name = entry.name();
-        eprintln!(
-            "[{}/{}] {name}: {} ({:.0} s elapsed)",
-            i + 1,
-            selected.len(),
-            entry.what(),
-            t0.elapsed().as_secs_f64()
-        );
-        let Some(table) = profile.table(name) else {
-            eprintln!("  {name}: not in profile `{}`, skipped", profile.name);
-            continue;
-        };
-        match entry.run(&lab, table, &out) {
-            Ok(section) => {
-                let p = section.checks.iter().filter(|c| c.pass).count();
-                eprintln!(
-                    "  {name}: {p}/{} checks pass, {:.0} s",
-                    section.checks.len(),
-                    section.seconds
-                );
-                report.sections.push(section);
-            }
-            Err(e) => {
-                eprintln!("  {name} FAILED: {e:#}");
-                report.failures.push((name.to_string(), format!("{e:#}")));
-            }
-        }
-        report.seconds = t0.elapsed().as_secs_f64();
-        report.cache_notes = lab.notes();
-        report::render::write(&report, &out)?;
-    }
-    eprintln!("report: {}", out.join("REPORT.md").display());
-    if !report.failures.is_empty() {
-        let all: Vec<String> = report
-            .failures
-            .iter()
-            .map(|(n, e)| format!("{n}: {e}"))
-            .collect();
-        bail!("{}", all.join("; "));
-    }
-    Ok(())
+    runner::reproduce(args, experiments)
 }

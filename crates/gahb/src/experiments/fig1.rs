@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::harness::{Experiment, Page};
 use crate::lab::context::Lab;
 use crate::lab::eval::{paper_sigmas, points, psnr_curve, top};
+use crate::lab::job::Job;
 use crate::lab::recipe::{describe_model, list};
 use crate::lab::sweep::{Curves, Half, SweepCurves, SweepSpec};
 use crate::report::check::{Cmp, Num};
@@ -145,6 +146,11 @@ impl Experiment for Fig1 {
             cfg.max_optimum_gap_db
         );
         Ok(())
+    }
+
+    fn jobs(lab: &Lab, _cfg: &Config) -> Result<Vec<Job>> {
+        let sweep = lab.sweep(Self::NAME)?;
+        lab.sweep_jobs(sweep, &sweep.ns, &[Half::S1])
     }
 
     fn measure(lab: &Lab, cfg: &Config) -> Result<Results> {

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::harness::{Experiment, Page};
 use crate::lab::context::Lab;
 use crate::lab::eval::mean_gap;
+use crate::lab::job::Job;
+use crate::lab::sweep::Half;
 use crate::report::{Check, Table};
 
 /// One resolution of Fig. 15.
@@ -56,6 +58,16 @@ impl Experiment for Fig15 {
     const WHAT: &'static str = "mean train - test PSNR gap against N at several resolutions";
     type Config = Config;
     type Results = Results;
+
+    fn jobs(lab: &Lab, cfg: &Config) -> Result<Vec<Job>> {
+        let sweep = lab.sweep(Self::NAME)?;
+        let mut jobs = Vec::new();
+        for r in &cfg.resolutions {
+            let s = sweep.at_resolution(r.size, r.blocks)?;
+            jobs.extend(lab.sweep_jobs(&s, &s.ns, &[Half::S1])?);
+        }
+        Ok(jobs)
+    }
 
     fn measure(lab: &Lab, cfg: &Config) -> Result<Results> {
         let sweep = lab.sweep(Self::NAME)?;

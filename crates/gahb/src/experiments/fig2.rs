@@ -26,6 +26,7 @@ use tch::Tensor;
 
 use crate::harness::{Experiment, Page};
 use crate::lab::context::Lab;
+use crate::lab::job::Job;
 use crate::lab::quality::{assess, ClassifierInfo, Confidence};
 use crate::lab::samples::draw;
 use crate::lab::sweep::{Half, SweepSpec};
@@ -221,6 +222,18 @@ fn count_unfinished(run: &SampleRun) -> usize {
 /// Fig. 2.
 pub struct Fig2;
 
+/// The N of the sweep that Fig. 2 samples: its own `ns`, each among the sweep's, or all of them.
+fn ns(cfg: &Config, sweep: &SweepSpec) -> Result<Vec<usize>> {
+    let ns = cfg.ns.clone().unwrap_or_else(|| sweep.ns.clone());
+    if let Some(bad) = ns.iter().find(|n| !sweep.ns.contains(n)) {
+        anyhow::bail!(
+            "fig2.ns: N = {bad} is not among sweep.ns {}",
+            crate::lab::recipe::list(&sweep.ns)
+        );
+    }
+    Ok(ns)
+}
+
 impl Experiment for Fig2 {
     const NAME: &'static str = "fig2";
     const WHAT: &'static str =
@@ -247,6 +260,18 @@ impl Experiment for Fig2 {
         Ok(())
     }
 
+    fn jobs(lab: &Lab, cfg: &Config) -> Result<Vec<Job>> {
+        let sweep = lab.sweep(Self::NAME)?;
+        let mut jobs = Vec::new();
+        if sweep.data.classes().is_ok() {
+            jobs.push(Job::Classifier(
+                lab.classifier_job(sweep, cfg.classifier_steps)?,
+            ));
+        }
+        jobs.extend(lab.sweep_jobs(sweep, &ns(cfg, sweep)?, &[Half::S1, Half::S2])?);
+        Ok(jobs)
+    }
+
     fn measure(lab: &Lab, cfg: &Config) -> Result<Results> {
         let sweep = lab.sweep(Self::NAME)?.clone();
         let data = lab.sweep_data(&sweep)?;
@@ -259,13 +284,7 @@ impl Experiment for Fig2 {
             bins: 48,
         };
         let show = cfg.n_show.min(cfg.n_samples);
-        let ns = cfg.ns.clone().unwrap_or_else(|| sweep.ns.clone());
-        if let Some(bad) = ns.iter().find(|n| !sweep.ns.contains(n)) {
-            anyhow::bail!(
-                "fig2.ns: N = {bad} is not among sweep.ns {}",
-                crate::lab::recipe::list(&sweep.ns)
-            );
-        }
+        let ns = ns(cfg, &sweep)?;
         let mut quality = match sweep.data.classes() {
             Ok(classes) => {
                 let (classifier, info) = lab.sweep_classifier(&sweep, cfg.classifier_steps)?;

@@ -7,13 +7,14 @@ use anyhow::{Context, Result};
 use gahb_denoiser::{ModelConfig, PsnrRow};
 use gahb_plot::{line_plot_png, Panel, Series};
 use gahb_synth::PixelPermutation;
-use ndarray::s;
+use ndarray::{s, Array3};
 use serde::{Deserialize, Serialize};
 
 use crate::harness::{Experiment, Page};
 use crate::lab::context::Lab;
 use crate::lab::data::DataSpec;
 use crate::lab::eval::{mean_gap, paper_sigmas, points, psnr_curve, top};
+use crate::lab::job::{Job, ModelJob};
 use crate::lab::recipe::{describe_model, TrainSpec};
 use crate::lab::seed::derive_seed;
 use crate::lab::spectral::{analyse, draw, Shown, Spectrum};
@@ -57,6 +58,63 @@ pub struct Results {
 /// Fig. 21.
 pub struct Fig21;
 
+/// The two trainings (plain and shuffled faces) and their held-out images.
+struct Sets {
+    plain: ModelJob,
+    shuffled: ModelJob,
+    test: Array3<f32>,
+    test_sh: Array3<f32>,
+    perm: PixelPermutation,
+    description: String,
+}
+
+fn sets(lab: &Lab, cfg: &Config) -> Result<Sets> {
+    let seed = lab.seed_of("fig21");
+    let loaded = lab.data(&cfg.data, seed)?;
+    let (total, h, w) = loaded.images.dim();
+    anyhow::ensure!(
+        cfg.n_train + cfg.n_test <= total,
+        "fig21: n_train + n_test = {} > {total} images",
+        cfg.n_train + cfg.n_test
+    );
+    let train = loaded.images.slice(s![..cfg.n_train, .., ..]).to_owned();
+    let test = loaded
+        .images
+        .slice(s![total - cfg.n_test.., .., ..])
+        .to_owned();
+    let perm = PixelPermutation::from_seed(h, w, seed)?;
+    let train_sh = perm.apply(train.view())?;
+    let test_sh = perm.apply(test.view())?;
+    let recipe = lab.recipe(cfg.train.as_ref());
+    let plain = lab.job(
+        "faces",
+        &cfg.net,
+        recipe,
+        seed,
+        train,
+        &format!("{} n={}", loaded.description, cfg.n_train),
+    )?;
+    let shuffled = lab.job(
+        "shuffled faces",
+        &cfg.net,
+        recipe,
+        seed,
+        train_sh,
+        &format!(
+            "shuffled {} n={} perm seed {seed}",
+            loaded.description, cfg.n_train
+        ),
+    )?;
+    Ok(Sets {
+        plain,
+        shuffled,
+        test,
+        test_sh,
+        perm,
+        description: loaded.description.clone(),
+    })
+}
+
 impl Experiment for Fig21 {
     const NAME: &'static str = "fig21";
     const WHAT: &'static str = "shuffled faces against faces: PSNR curves and eigenvectors";
@@ -80,43 +138,23 @@ impl Experiment for Fig21 {
         Ok(())
     }
 
+    fn jobs(lab: &Lab, cfg: &Config) -> Result<Vec<Job>> {
+        let sets = sets(lab, cfg)?;
+        Ok(vec![Job::Model(sets.plain), Job::Model(sets.shuffled)])
+    }
+
     fn measure(lab: &Lab, cfg: &Config) -> Result<Results> {
         let seed = lab.seed_of("fig21");
-        let loaded = lab.data(&cfg.data, seed)?;
-        let (total, h, w) = loaded.images.dim();
-        anyhow::ensure!(
-            cfg.n_train + cfg.n_test <= total,
-            "fig21: n_train + n_test = {} > {total} images",
-            cfg.n_train + cfg.n_test
-        );
-        let train = loaded.images.slice(s![..cfg.n_train, .., ..]).to_owned();
-        let test = loaded
-            .images
-            .slice(s![total - cfg.n_test.., .., ..])
-            .to_owned();
-        let perm = PixelPermutation::from_seed(h, w, seed)?;
-        let train_sh = perm.apply(train.view())?;
-        let test_sh = perm.apply(test.view())?;
-        let recipe = lab.recipe(cfg.train.as_ref());
-        let plain = lab.train(
-            "faces",
-            &cfg.net,
-            recipe,
-            seed,
-            &train,
-            &format!("{} n={}", loaded.description, cfg.n_train),
-        )?;
-        let shuf = lab.train(
-            "shuffled faces",
-            &cfg.net,
-            recipe,
-            seed,
-            &train_sh,
-            &format!(
-                "shuffled {} n={} perm seed {seed}",
-                loaded.description, cfg.n_train
-            ),
-        )?;
+        let Sets {
+            plain,
+            shuffled,
+            test,
+            test_sh,
+            perm,
+            description,
+        } = sets(lab, cfg)?;
+        let plain = lab.train(&plain)?;
+        let shuf = lab.train(&shuffled)?;
         let sigmas = paper_sigmas();
         let noise = derive_seed(seed, "test-noise");
         let c_plain = psnr_curve(&plain.model, &test, &sigmas, noise)?;
@@ -134,7 +172,7 @@ impl Experiment for Fig21 {
             .context("shuffled faces")?;
         Ok(Results {
             seed,
-            description: loaded.description.clone(),
+            description,
             curves: [c_plain, c_shuf],
             spectra: [sp_plain, sp_shuf],
         })

@@ -23,6 +23,7 @@ use crate::harness::{Experiment, Page};
 use crate::lab::context::Lab;
 use crate::lab::data::{check_sets, DataSpec};
 use crate::lab::eval::{local_slopes, paper_sigmas, points, psnr_curve, top};
+use crate::lab::job::{Job, ModelJob};
 use crate::lab::recipe::{list, TrainSpec};
 use crate::lab::seed::derive_seed;
 use crate::lab::spectral::{analyse, draw, Shown, Spectrum};
@@ -155,6 +156,29 @@ pub struct Results {
 /// Fig. 4.
 pub struct Fig4;
 
+/// The training of the α model and its held-out images.
+fn alpha_sets(lab: &Lab, cfg: &Config, alpha: f64) -> Result<(ModelJob, Array3<f32>)> {
+    let seed = lab.seed_of(&format!("fig4-{alpha}"));
+    let data = DataSpec::Calpha {
+        size: cfg.size,
+        alpha,
+        beta: None,
+        n: cfg.n_train + cfg.n_test,
+    };
+    let all = lab.data(&data, seed)?;
+    let train = all.images.slice(s![..cfg.n_train, .., ..]).to_owned();
+    let test = all.images.slice(s![cfg.n_train.., .., ..]).to_owned();
+    let job = lab.job(
+        &format!("C^α α={alpha}"),
+        &cfg.net,
+        lab.recipe(cfg.train.as_ref()),
+        seed,
+        train,
+        &format!("C^alpha alpha={alpha} n={} seed={seed}", cfg.n_train),
+    )?;
+    Ok((job, test))
+}
+
 impl Experiment for Fig4 {
     const NAME: &'static str = "fig4";
     const WHAT: &'static str = "C^alpha images: PSNR slopes against alpha/(alpha+1), eigenvectors";
@@ -181,29 +205,21 @@ impl Experiment for Fig4 {
         Ok(())
     }
 
+    fn jobs(lab: &Lab, cfg: &Config) -> Result<Vec<Job>> {
+        cfg.alphas
+            .iter()
+            .map(|&alpha| Ok(Job::Model(alpha_sets(lab, cfg, alpha)?.0)))
+            .collect()
+    }
+
     fn measure(lab: &Lab, cfg: &Config) -> Result<Results> {
         let sigmas = paper_sigmas();
         let mut per_alpha = Vec::new();
         let mut spectrum = None;
         for &alpha in &cfg.alphas {
             let seed = lab.seed_of(&format!("fig4-{alpha}"));
-            let data = DataSpec::Calpha {
-                size: cfg.size,
-                alpha,
-                beta: None,
-                n: cfg.n_train + cfg.n_test,
-            };
-            let all = lab.data(&data, seed)?;
-            let train = all.images.slice(s![..cfg.n_train, .., ..]).to_owned();
-            let test = all.images.slice(s![cfg.n_train.., .., ..]).to_owned();
-            let m = lab.train(
-                &format!("C^α α={alpha}"),
-                &cfg.net,
-                lab.recipe(cfg.train.as_ref()),
-                seed,
-                &train,
-                &format!("C^alpha alpha={alpha} n={} seed={seed}", cfg.n_train),
-            )?;
+            let (job, test) = alpha_sets(lab, cfg, alpha)?;
+            let m = lab.train(&job)?;
             let curve = psnr_curve(&m.model, &test, &sigmas, derive_seed(seed, "test-noise"))?;
             let inp: Vec<f64> = curve.iter().map(|p| p.input_psnr).collect();
             let out: Vec<f64> = curve.iter().map(|p| p.output_psnr).collect();

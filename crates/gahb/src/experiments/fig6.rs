@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::harness::{Experiment, Page};
 use crate::lab::context::Lab;
+use crate::lab::job::Job;
 use crate::lab::sweep::Half;
 use crate::report::check::{Cmp, Num};
 use crate::report::Check;
@@ -48,6 +49,11 @@ impl Experiment for Fig6 {
         "closest pairs between S1 and S2: the data's own similarity baseline";
     type Config = Config;
     type Results = Results;
+
+    /// Fig. 6 compares the training sets themselves: it trains nothing.
+    fn jobs(_lab: &Lab, _cfg: &Config) -> Result<Vec<Job>> {
+        Ok(Vec::new())
+    }
 
     fn measure(lab: &Lab, cfg: &Config) -> Result<Results> {
         let sweep = lab.sweep(Self::NAME)?;

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::optimality::{class_sets, gaps, integrated_gap, mean_and_worst, validate_class, Level};
 use crate::harness::{Experiment, Page};
 use crate::lab::context::Lab;
+use crate::lab::job::{Job, ModelJob};
 use crate::lab::recipe::{describe_model, TrainSpec};
 use crate::report::Table;
 
@@ -105,6 +106,24 @@ pub fn scaled(spec: &TrainSpec, scale: f64) -> TrainSpec {
     }
 }
 
+/// The training of recipe `r` at `scale` on the class's training images.
+fn job(
+    lab: &Lab,
+    cfg: &Config,
+    r: &Recipe,
+    scale: f64,
+    train: &ndarray::Array3<f32>,
+) -> Result<ModelJob> {
+    lab.job(
+        &format!("{} ×{scale}", r.label),
+        &cfg.net,
+        &scaled(&r.train, scale),
+        lab.seed_of("optimality"),
+        train.clone(),
+        &format!("stationary Gaussian class n={}", cfg.n_train),
+    )
+}
+
 impl Experiment for Levers {
     const NAME: &'static str = "levers";
     const WHAT: &'static str =
@@ -129,6 +148,18 @@ impl Experiment for Levers {
         Ok(())
     }
 
+    fn jobs(lab: &Lab, cfg: &Config) -> Result<Vec<Job>> {
+        let seed = lab.seed_of("optimality");
+        let (_, train, _) = class_sets(&cfg.class, cfg.n_train, cfg.n_test, seed)?;
+        let mut jobs = Vec::new();
+        for r in &cfg.recipes {
+            for &scale in &cfg.scales {
+                jobs.push(Job::Model(job(lab, cfg, r, scale, &train)?));
+            }
+        }
+        Ok(jobs)
+    }
+
     fn measure(lab: &Lab, cfg: &Config) -> Result<Results> {
         // The optimality experiment's seed, so that class, images and noise are its own.
         let seed = lab.seed_of("optimality");
@@ -137,14 +168,7 @@ impl Experiment for Levers {
         for r in &cfg.recipes {
             for &scale in &cfg.scales {
                 let spec = scaled(&r.train, scale);
-                let m = lab.train(
-                    &format!("{} ×{scale}", r.label),
-                    &cfg.net,
-                    &spec,
-                    seed,
-                    &train,
-                    &format!("stationary Gaussian class n={}", cfg.n_train),
-                )?;
+                let m = lab.train(&job(lab, cfg, r, scale, &train)?)?;
                 let levels = gaps(&field, &test, seed, &m.model)?;
                 let (mean, worst) = mean_and_worst(&levels);
                 points.push(Point {

@@ -14,6 +14,7 @@ use crate::harness::{Experiment, Page};
 use crate::lab::context::Lab;
 use crate::lab::data::{check_sets, DataSpec};
 use crate::lab::eval::{noise, paper_sigmas, points, psnr_curve};
+use crate::lab::job::{Job, ModelJob};
 use crate::lab::recipe::{describe_model, list, TrainSpec};
 use crate::lab::seed::derive_seed;
 use crate::lab::store::TrainedInfo;
@@ -62,6 +63,31 @@ pub struct Results {
 /// The slice.
 pub struct Slice;
 
+fn data(cfg: &Config, n: usize) -> DataSpec {
+    DataSpec::Calpha {
+        size: cfg.image_size,
+        alpha: cfg.alpha,
+        beta: None,
+        n,
+    }
+}
+
+fn job(lab: &Lab, cfg: &Config) -> Result<ModelJob> {
+    let seed = lab.seed_of("slice");
+    let train_x = lab.data(&data(cfg, cfg.n_train), seed)?;
+    lab.job(
+        "slice UNet",
+        &cfg.net,
+        lab.recipe(cfg.train.as_ref()),
+        seed,
+        train_x.images.clone(),
+        &format!(
+            "C^alpha alpha={} size={} n={} seed={seed}",
+            cfg.alpha, cfg.image_size, cfg.n_train
+        ),
+    )
+}
+
 impl Experiment for Slice {
     const NAME: &'static str = "slice";
     const WHAT: &'static str = "bias-free denoiser on C^alpha images: PSNR curve, image grid";
@@ -89,27 +115,14 @@ impl Experiment for Slice {
         Ok(())
     }
 
+    fn jobs(lab: &Lab, cfg: &Config) -> Result<Vec<Job>> {
+        Ok(vec![Job::Model(job(lab, cfg)?)])
+    }
+
     fn measure(lab: &Lab, cfg: &Config) -> Result<Results> {
         let seed = lab.seed_of("slice");
-        let data = |n: usize| DataSpec::Calpha {
-            size: cfg.image_size,
-            alpha: cfg.alpha,
-            beta: None,
-            n,
-        };
-        let train_x = lab.data(&data(cfg.n_train), seed)?;
-        let test_x = lab.data(&data(cfg.n_test), derive_seed(seed, "test-images"))?;
-        let m = lab.train(
-            "slice UNet",
-            &cfg.net,
-            lab.recipe(cfg.train.as_ref()),
-            seed,
-            &train_x.images,
-            &format!(
-                "C^alpha alpha={} size={} n={} seed={seed}",
-                cfg.alpha, cfg.image_size, cfg.n_train
-            ),
-        )?;
+        let test_x = lab.data(&data(cfg, cfg.n_test), derive_seed(seed, "test-images"))?;
+        let m = lab.train(&job(lab, cfg)?)?;
         let curve = psnr_curve(
             &m.model,
             &test_x.images,

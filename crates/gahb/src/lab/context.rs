@@ -14,7 +14,8 @@ use tch::Device;
 
 use crate::lab::data::{self, DataEnv, DataSpec, Loaded};
 use crate::lab::eval::{paper_sigmas, psnr_curve};
-use crate::lab::quality::{ClassifierInfo, ClassifierStore, Labelled};
+use crate::lab::job::{ClassifierJob, Job, ModelJob};
+use crate::lab::quality::{ClassifierInfo, ClassifierStore};
 use crate::lab::recipe::{RunSettings, TrainSpec};
 use crate::lab::seed::derive_seed;
 use crate::lab::store::{ModelSpec, ModelStore, TrainedInfo};
@@ -62,7 +63,7 @@ impl Lab {
         run: RunSettings,
     ) -> Self {
         let store = ModelStore::new(&data_env.cache);
-        let classifiers = ClassifierStore::new(&data_env.cache);
+        let classifiers = ClassifierStore::new(&data_env.cache).cached_only(run.cached_only);
         Self {
             seed,
             device,
@@ -122,25 +123,66 @@ impl Lab {
         Ok(l)
     }
 
-    /// Trains `model` with `recipe` and `seed` on `images`, or loads it from the store.
-    pub fn train(
+    /// The training of `model` with `recipe` and `seed` on `images` (what [`Lab::train`] runs, and
+    /// what `gahb plan` lists).
+    pub fn job(
         &self,
         label: &str,
         model: &ModelConfig,
         recipe: &TrainSpec,
         seed: u64,
-        images: &Array3<f32>,
+        images: Array3<f32>,
         split: &str,
-    ) -> Result<Trained> {
-        let spec = ModelSpec {
-            model: model.clone(),
-            train: recipe.to_config(seed).with_context(|| label.to_string())?,
-        };
-        let (model, info) =
-            self.store
-                .get_or_train(label, &spec, images, split, &self.run, self.device)?;
-        self.note(info.notes.iter().map(|n| format!("{label}: {n}")));
+    ) -> Result<ModelJob> {
+        Ok(ModelJob {
+            label: label.to_string(),
+            spec: ModelSpec {
+                model: model.clone(),
+                train: recipe.to_config(seed).with_context(|| label.to_string())?,
+            },
+            images,
+            split: split.to_string(),
+        })
+    }
+
+    /// Trains `job`, or loads it from the store.
+    pub fn train(&self, job: &ModelJob) -> Result<Trained> {
+        let (model, info) = self.store.get_or_train(
+            &job.label,
+            &job.spec,
+            &job.images,
+            &job.split,
+            &self.run,
+            self.device,
+        )?;
+        self.note(info.notes.iter().map(|n| format!("{}: {n}", job.label)));
         Ok(Trained { model, info })
+    }
+
+    /// Runs one job (a training unit of a plan): trains it or finds it cached; a line saying which.
+    pub fn run_job(&self, job: &Job) -> Result<String> {
+        Ok(match job {
+            Job::Model(j) => {
+                let t = self.train(j)?;
+                format!(
+                    "{} ({:.12}): {} after {} steps",
+                    j.label,
+                    t.info.key,
+                    if t.info.cached { "cached" } else { "trained" },
+                    t.info.steps
+                )
+            }
+            Job::Classifier(j) => {
+                let (_, info) = self.train_classifier(j)?;
+                format!(
+                    "{} ({:.12}): {}, held-out accuracy {:.3}",
+                    j.label,
+                    info.key,
+                    if info.cached { "cached" } else { "trained" },
+                    info.held_out_accuracy
+                )
+            }
+        })
     }
 
     /// The sweep's images (generated ones from the profile seed), validated against its sizes.
@@ -150,13 +192,8 @@ impl Lab {
         Ok(data)
     }
 
-    /// The sweep model of size `n` on `half`, with its training images.
-    pub fn sweep_model(
-        &self,
-        sweep: &SweepSpec,
-        n: usize,
-        half: Half,
-    ) -> Result<(Trained, Array3<f32>)> {
+    /// The training of the sweep model of size `n` on `half`.
+    pub fn sweep_job(&self, sweep: &SweepSpec, n: usize, half: Half) -> Result<ModelJob> {
         let data = self.sweep_data(sweep)?;
         let images = sweep.train_images(&data, n, half)?;
         let seed = self.seed_of(&format!("sweep-{n}-{}", half.name()));
@@ -166,15 +203,37 @@ impl Lab {
             data.description,
             half.name()
         );
-        let trained = self.train(
+        self.job(
             &format!("{} N={n} {}", sweep.data.name(), half.name()),
             &sweep.net,
             self.recipe(sweep.train.as_ref()),
             seed,
-            &images,
+            images,
             &desc,
-        )?;
-        Ok((trained, images))
+        )
+    }
+
+    /// The trainings of the sweep models of every N of `ns` on each of `halves`.
+    pub fn sweep_jobs(&self, sweep: &SweepSpec, ns: &[usize], halves: &[Half]) -> Result<Vec<Job>> {
+        let mut jobs = Vec::new();
+        for &n in ns {
+            for &half in halves {
+                jobs.push(Job::Model(self.sweep_job(sweep, n, half)?));
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// The sweep model of size `n` on `half`, with its training images.
+    pub fn sweep_model(
+        &self,
+        sweep: &SweepSpec,
+        n: usize,
+        half: Half,
+    ) -> Result<(Trained, Array3<f32>)> {
+        let job = self.sweep_job(sweep, n, half)?;
+        let trained = self.train(&job)?;
+        Ok((trained, job.images))
     }
 
     /// The seed of the noise on the sweep's `set` ("train" or "test") evaluation images: every
@@ -193,6 +252,11 @@ impl Lab {
         sweep: &SweepSpec,
         steps: Option<usize>,
     ) -> Result<(Classifier, ClassifierInfo)> {
+        self.train_classifier(&self.classifier_job(sweep, steps)?)
+    }
+
+    /// The training of [`Lab::sweep_classifier`]'s classifier.
+    pub fn classifier_job(&self, sweep: &SweepSpec, steps: Option<usize>) -> Result<ClassifierJob> {
         let classes = sweep.data.classes()?;
         let data = self.sweep_data(sweep)?;
         let labels = data::labels(&self.data_env, &sweep.data)?;
@@ -220,18 +284,24 @@ impl Lab {
         )?;
         let train_labels = [&labels[..test.start], &labels[test.end..]].concat();
         let held_out = images.slice(s![test.clone(), .., ..]).to_owned();
+        Ok(ClassifierJob {
+            label: format!("{} classifier", sweep.data.name()),
+            cfg,
+            train_images,
+            train_labels,
+            held_out_images: held_out,
+            held_out_labels: labels[test].to_vec(),
+        })
+    }
+
+    /// Trains `job`'s classifier and measures it, or loads it from the classifier store.
+    pub fn train_classifier(&self, job: &ClassifierJob) -> Result<(Classifier, ClassifierInfo)> {
         self.classifiers
             .get_or_train(
-                &format!("{} classifier", sweep.data.name()),
-                &cfg,
-                Labelled {
-                    images: &train_images,
-                    labels: &train_labels,
-                },
-                Labelled {
-                    images: &held_out,
-                    labels: &labels[test],
-                },
+                &job.label,
+                &job.cfg,
+                job.train(),
+                job.held_out(),
                 self.run.git_revision.as_deref(),
                 self.device,
             )

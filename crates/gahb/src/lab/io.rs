@@ -16,10 +16,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .with_context(|| format!("{} has no file name", path.display()))?;
+    // The writer's pid and host: on a shared file system, tasks on several hosts write into one
+    // folder, and only the writer's host can tell whether it still runs.
     let tmp = dir.join(format!(
-        ".{}.tmp{}",
+        ".{}.tmp{}@{}",
         name.to_string_lossy(),
-        std::process::id()
+        std::process::id(),
+        gahb_denoiser::commit::host_name()
     ));
     let written = (|| -> std::io::Result<()> {
         use std::io::Write;
@@ -35,9 +38,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     written.with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// A temporary of another host older than this is left by a dead writer (a write takes seconds).
+const FOREIGN_TEMPORARY_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Removes, under `dir` (and its sub-folders, `depth` levels), the temporaries of
-/// [`write_atomic`] (`.<name>.tmp<pid>`) whose writer is no longer running on this machine: what a
-/// killed run leaves. Returns how many were removed.
+/// [`write_atomic`] (`.<name>.tmp<pid>@<host>`) whose writer is gone: on this host, its pid is not
+/// running; on another (a shared file system), it is older than an hour. What a killed run leaves.
+/// Returns how many were removed.
 pub fn remove_stale_temporaries(dir: &Path, depth: usize) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
@@ -52,15 +59,28 @@ pub fn remove_stale_temporaries(dir: &Path, depth: usize) -> usize {
             continue;
         }
         let name = e.file_name().to_string_lossy().into_owned();
-        let pid = name
+        let Some(writer) = name
             .strip_prefix('.')
             .and_then(|n| n.rsplit_once(".tmp"))
-            .and_then(|(_, pid)| pid.parse::<u32>().ok());
-        if let Some(pid) = pid {
-            let alive = Path::new(&format!("/proc/{pid}")).exists();
-            if !alive && std::fs::remove_file(&path).is_ok() {
-                removed += 1;
-            }
+            .map(|(_, w)| w)
+        else {
+            continue;
+        };
+        let (pid, host) = writer.split_once('@').unwrap_or((writer, ""));
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        let gone = if host.is_empty() || host == gahb_denoiser::commit::host_name() {
+            !Path::new(&format!("/proc/{pid}")).exists()
+        } else {
+            std::fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > FOREIGN_TEMPORARY_AGE)
+        };
+        if gone && std::fs::remove_file(&path).is_ok() {
+            removed += 1;
         }
     }
     removed
@@ -137,6 +157,36 @@ mod tests {
         assert_eq!(
             csv_text(&h, &rows),
             "recipe,gap\n\"cosine, lr 3e-3\",0.61\n\"say \"\"hi\"\"\",1\n"
+        );
+    }
+
+    #[test]
+    fn temporaries_of_dead_writers_go_and_another_hosts_stay_until_old() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let me = gahb_denoiser::commit::host_name();
+        // A pid above the kernel's maximum never runs.
+        let dead_here = dir.path().join(format!(".a.json.tmp4194305@{me}"));
+        let legacy = dir.path().join(".b.json.tmp4194305");
+        let alive_here = dir
+            .path()
+            .join(format!(".c.json.tmp{}@{me}", std::process::id()));
+        let other = dir.path().join(".d.json.tmp4194305@some-other-node");
+        let old_other = dir.path().join(".e.json.tmp4194305@some-other-node");
+        for p in [&dead_here, &legacy, &alive_here, &other, &old_other] {
+            std::fs::write(p, b"x").expect("write");
+        }
+        let old = std::time::SystemTime::now() - FOREIGN_TEMPORARY_AGE * 2;
+        std::fs::File::options()
+            .write(true)
+            .open(&old_other)
+            .and_then(|f| f.set_modified(old))
+            .expect("age it");
+        assert_eq!(remove_stale_temporaries(dir.path(), 0), 3);
+        assert!(!dead_here.exists() && !legacy.exists() && !old_other.exists());
+        assert!(alive_here.exists(), "a running writer's file stays");
+        assert!(
+            other.exists(),
+            "another host's recent file stays: its writer may be running"
         );
     }
 

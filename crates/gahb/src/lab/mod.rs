@@ -16,6 +16,7 @@
 //! - [`seed`]: the one seed-derivation scheme.
 //! - [`io`]: atomic file writes and CSV.
 //! - [`lock`]: one writer per cache key (a lock file naming its holder, with a stale-lock rule).
+//! - [`job`]: the trainings a run needs, stated before they run (the units of `gahb plan`).
 //! - [`context`]: [`context::Lab`], what a run gives every experiment.
 //!
 //! **Architecture Invariant:** nothing here imports `crate::experiments`, `crate::harness` or
@@ -25,6 +26,7 @@ pub mod context;
 pub mod data;
 pub mod eval;
 pub mod io;
+pub mod job;
 pub mod lock;
 pub mod quality;
 pub mod recipe;

@@ -82,6 +82,7 @@ impl Labelled<'_> {
 #[derive(Debug, Clone)]
 pub struct ClassifierStore {
     dir: PathBuf,
+    cached_only: bool,
 }
 
 impl ClassifierStore {
@@ -89,7 +90,20 @@ impl ClassifierStore {
     pub fn new(cache: &Path) -> Self {
         Self {
             dir: cache.join("classifiers"),
+            cached_only: false,
         }
+    }
+
+    /// The same store refusing to train (`RunSettings::cached_only`): a classifier that is not
+    /// cached is then an error naming it.
+    pub fn cached_only(mut self, yes: bool) -> Self {
+        self.cached_only = yes;
+        self
+    }
+
+    /// The checkpoint file of a cache key.
+    pub fn path_of(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.safetensors"))
     }
 
     /// The cache key of `cfg` trained on `train` and measured on `held_out`.
@@ -174,6 +188,12 @@ impl ClassifierStore {
                 ));
             }
         }
+        anyhow::ensure!(
+            !self.cached_only,
+            "{label} ({key:.12}) is not in the cache {}: this run only assembles; train it first \
+             (its unit in `gahb plan`, run by `gahb run --task`)",
+            self.dir.display()
+        );
         eprintln!(
             "  {label}: training on {} images for {} steps ({key:.12})",
             train.images.dim().0,

@@ -150,6 +150,9 @@ pub struct RunSettings {
     pub stop_after: Option<usize>,
     /// The git revision recorded in checkpoints.
     pub git_revision: Option<String>,
+    /// Train nothing: a model or classifier that is not in the cache is an error naming it (the
+    /// analysis units of a planned run, which depend on the training units).
+    pub cached_only: bool,
 }
 
 impl Default for RunSettings {
@@ -160,6 +163,7 @@ impl Default for RunSettings {
             resume: true,
             stop_after: None,
             git_revision: None,
+            cached_only: false,
         }
     }
 }

@@ -183,6 +183,12 @@ impl ModelStore {
         for n in &notes {
             eprintln!("  {label}: {n}");
         }
+        anyhow::ensure!(
+            !run.cached_only,
+            "model `{label}` ({key:.12}) is not in the cache {}: this run only assembles; train it \
+             first (its unit in `gahb plan`, run by `gahb run --task`)",
+            self.dir.display()
+        );
         eprintln!(
             "  {label}: training on {} images ({key:.12})",
             images.dim().0

@@ -103,7 +103,7 @@ impl Cmp {
 }
 
 /// One comparison of a measured quantity with the paper, as rendered.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Check {
     /// What is compared.
     pub claim: String,

@@ -11,19 +11,19 @@ pub mod render;
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use check::Check;
 
 /// A table: a header and rows of cells, some of them marked strong (a failed check).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Table {
     /// Column titles.
     pub header: Vec<String>,
     /// Rows of cells, as text.
     pub rows: Vec<Vec<String>>,
     /// (row, column) of the cells shown in bold.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub strong: Vec<(usize, usize)>,
 }
 
@@ -43,7 +43,7 @@ impl Table {
 }
 
 /// A figure: a caption and its path relative to the report folder.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Figure {
     /// What it shows.
     pub caption: String,
@@ -52,7 +52,7 @@ pub struct Figure {
 }
 
 /// One experiment's part of the report.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Section {
     /// Registry name (`fig1`, `slice`, ...).
     pub name: String,

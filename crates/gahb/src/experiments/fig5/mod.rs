@@ -11,7 +11,7 @@ use gahb_analysis::{disk_optimal_output_psnr, fit_psnr_slope, manifold_optimal_m
 use gahb_denoiser::{ModelConfig, PsnrRow};
 use gahb_plot::{line_plot_png, Panel, Series};
 use gahb_synth::DiskConfig;
-use ndarray::s;
+use ndarray::{s, Array3};
 use serde::{Deserialize, Serialize};
 
 mod samples;
@@ -22,6 +22,7 @@ use crate::harness::{Experiment, Page};
 use crate::lab::context::Lab;
 use crate::lab::data::{check_sets, min_disk_size, DataSpec};
 use crate::lab::eval::{paper_sigmas, points, psnr_curve};
+use crate::lab::job::{Job, ModelJob};
 use crate::lab::recipe::{describe_model, TrainSpec};
 use crate::lab::seed::derive_seed;
 use crate::lab::spectral::{analyse, draw, Shown, Spectrum};
@@ -105,6 +106,27 @@ pub struct Results {
 /// Fig. 5.
 pub struct Fig5;
 
+/// The training of the disk model and the held-out disks.
+fn disk_sets(lab: &Lab, cfg: &Config) -> Result<(ModelJob, Array3<f32>, String)> {
+    let seed = lab.seed_of("fig5");
+    let data = DataSpec::Disks {
+        size: cfg.size,
+        n: cfg.n_train + cfg.n_test,
+    };
+    let loaded = lab.data(&data, seed)?;
+    let train = loaded.images.slice(s![..cfg.n_train, .., ..]).to_owned();
+    let test = loaded.images.slice(s![cfg.n_train.., .., ..]).to_owned();
+    let job = lab.job(
+        "disks",
+        &cfg.net,
+        lab.recipe(cfg.train.as_ref()),
+        seed,
+        train,
+        &format!("disks n={} seed={seed}", cfg.n_train),
+    )?;
+    Ok((job, test, loaded.description.clone()))
+}
+
 impl Experiment for Fig5 {
     const NAME: &'static str = "fig5";
     const WHAT: &'static str = "disk manifold: eigenvalues against the 5-dimensional optimum";
@@ -142,23 +164,14 @@ impl Experiment for Fig5 {
         Ok(())
     }
 
+    fn jobs(lab: &Lab, cfg: &Config) -> Result<Vec<Job>> {
+        Ok(vec![Job::Model(disk_sets(lab, cfg)?.0)])
+    }
+
     fn measure(lab: &Lab, cfg: &Config) -> Result<Results> {
         let seed = lab.seed_of("fig5");
-        let data = DataSpec::Disks {
-            size: cfg.size,
-            n: cfg.n_train + cfg.n_test,
-        };
-        let loaded = lab.data(&data, seed)?;
-        let train = loaded.images.slice(s![..cfg.n_train, .., ..]).to_owned();
-        let test = loaded.images.slice(s![cfg.n_train.., .., ..]).to_owned();
-        let m = lab.train(
-            "disks",
-            &cfg.net,
-            lab.recipe(cfg.train.as_ref()),
-            seed,
-            &train,
-            &format!("disks n={} seed={seed}", cfg.n_train),
-        )?;
+        let (job, test, description) = disk_sets(lab, cfg)?;
+        let m = lab.train(&job)?;
         let curve = psnr_curve(
             &m.model,
             &test,
@@ -208,7 +221,7 @@ impl Experiment for Fig5 {
             None => None,
         };
         Ok(Results {
-            description: loaded.description.clone(),
+            description,
             curve,
             spectrum,
             slope,

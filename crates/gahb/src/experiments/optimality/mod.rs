@@ -32,6 +32,7 @@ use tch::{Device, Kind, Tensor};
 use crate::harness::{Experiment, Page};
 use crate::lab::context::Lab;
 use crate::lab::eval::paper_sigmas;
+use crate::lab::job::{Job, ModelJob};
 use crate::lab::recipe::{describe_model, TrainSpec};
 use crate::lab::seed::derive_seed;
 use crate::lab::store::TrainedInfo;
@@ -104,6 +105,14 @@ pub enum Manifold {
 }
 
 impl Manifold {
+    /// The seed tag of its images and model.
+    fn tag(&self) -> &'static str {
+        match self {
+            Manifold::Ray { .. } => "ray",
+            Manifold::Cone { .. } => "cone",
+        }
+    }
+
     fn name(&self) -> String {
         match self {
             Manifold::Ray { s_min, s_max } => format!("ray s·x, s ∈ [{s_min}, {s_max})"),
@@ -223,20 +232,20 @@ fn gaps_against(
     Ok(levels)
 }
 
-/// Trains the profile's network on `manifold` and measures it against the projection.
-fn measure_manifold(
+/// A manifold's training, its projection (the optimum), its dimension and its held-out images.
+type ManifoldSets = (ModelJob, Rc<dyn Denoiser>, usize, Tensor);
+
+/// The training of the profile's network on `manifold`, with the projection and held-out images.
+fn manifold_sets(
     lab: &Lab,
     cfg: &Config,
     seed: u64,
     first_test: &Tensor,
     manifold: &Manifold,
-) -> Result<ManifoldResult> {
+) -> Result<ManifoldSets> {
     let size = cfg.class.size as i64;
     let shape = [1, size, size];
-    let tag = match manifold {
-        Manifold::Ray { .. } => "ray",
-        Manifold::Cone { .. } => "cone",
-    };
+    let tag = manifold.tag();
     let (projection, dim, train, test): (Rc<dyn Denoiser>, usize, Tensor, Tensor) = match manifold {
         Manifold::Ray { s_min, s_max } => {
             let x = (first_test + 0.5).clamp(0.0, 1.0);
@@ -256,14 +265,42 @@ fn measure_manifold(
     let images: ndarray::Array3<f32> =
         gahb_tensor::convert::tensor_to_array(&train.squeeze_dim(1))?;
     let name = manifold.name();
-    let m = lab.train(
+    let job = lab.job(
         &name,
         &cfg.net,
         lab.recipe(cfg.train.as_ref()),
         derive_seed(seed, tag),
-        &images,
+        images,
         &format!("{name} n={}", cfg.n_train),
     )?;
+    Ok((job, projection, dim, test))
+}
+
+/// The training of the profile's network on the Gaussian class's `train` images.
+fn class_job(lab: &Lab, cfg: &Config, train: ndarray::Array3<f32>) -> Result<ModelJob> {
+    lab.job(
+        "Gaussian class",
+        &cfg.net,
+        lab.recipe(cfg.train.as_ref()),
+        lab.seed_of("optimality"),
+        train,
+        &format!("stationary Gaussian class n={}", cfg.n_train),
+    )
+}
+
+/// Trains the profile's network on `manifold` and measures it against the projection.
+fn measure_manifold(
+    lab: &Lab,
+    cfg: &Config,
+    seed: u64,
+    first_test: &Tensor,
+    manifold: &Manifold,
+) -> Result<ManifoldResult> {
+    let (job, projection, dim, test) = manifold_sets(lab, cfg, seed, first_test, manifold)?;
+    let name = manifold.name();
+    let tag = manifold.tag();
+    let m = lab.train(&job)?;
+    let size = cfg.class.size as i64;
     let d = (size * size) as f64;
     let levels = gaps_against(&test, derive_seed(seed, tag), &m.model, &|sigma| {
         Ok((projection.clone(), dim as f64 * sigma * sigma / d))
@@ -353,17 +390,21 @@ impl Experiment for Optimality {
         Ok(())
     }
 
+    fn jobs(lab: &Lab, cfg: &Config) -> Result<Vec<Job>> {
+        let seed = lab.seed_of("optimality");
+        let (_, train, test) = class_sets(&cfg.class, cfg.n_train, cfg.n_test, seed)?;
+        let first = images_to_batch(&test).get(0);
+        let mut jobs = vec![Job::Model(class_job(lab, cfg, train)?)];
+        for man in &cfg.manifolds {
+            jobs.push(Job::Model(manifold_sets(lab, cfg, seed, &first, man)?.0));
+        }
+        Ok(jobs)
+    }
+
     fn measure(lab: &Lab, cfg: &Config) -> Result<Results> {
         let seed = lab.seed_of("optimality");
         let (field, train, test) = class_sets(&cfg.class, cfg.n_train, cfg.n_test, seed)?;
-        let m = lab.train(
-            "Gaussian class",
-            &cfg.net,
-            lab.recipe(cfg.train.as_ref()),
-            seed,
-            &train,
-            &format!("stationary Gaussian class n={}", cfg.n_train),
-        )?;
+        let m = lab.train(&class_job(lab, cfg, train)?)?;
         let levels = gaps(&field, &test, seed, &m.model)?;
         let bound = integrated_gap(&levels, cfg.class.size)?;
         let first = images_to_batch(&test).get(0);
