@@ -28,6 +28,10 @@ pub struct TestCmd {
     /// Also run the slow tests (sets GAHB_SLOW_TESTS=1).
     #[arg(long)]
     slow: bool,
+    /// Skip the Slurm test (`cargo xtask slurm-test`), which runs after the cargo tests when
+    /// Slurm is installed or installable (root); in CI (`CI` set) it always runs.
+    #[arg(long)]
+    no_slurm: bool,
     /// Extra arguments for `cargo test` (e.g. `-p gahb-tensor`), after `--`.
     #[arg(last = true)]
     rest: Vec<String>,
@@ -39,6 +43,15 @@ impl TestCmd {
         ensure_libtorch(sh, false)?;
         let features = test_features(sh);
         run_tests(sh, &features, self.slow, &self.rest)?;
+        let in_ci = std::env::var_os("CI").is_some();
+        if !self.no_slurm && self.rest.is_empty() {
+            if in_ci || crate::slurm::available(sh) {
+                step("cargo xtask slurm-test");
+                crate::slurm::SlurmTestCmd::default().run(sh)?;
+            } else {
+                eprintln!("\nslurm-test skipped: Slurm is not installed and this is not root (run `cargo xtask slurm-test` as root)");
+            }
+        }
         eprintln!(
             "\ncargo xtask test: done in {:.0} s",
             started.elapsed().as_secs_f64()

@@ -9,6 +9,7 @@ mod datasets;
 mod imports;
 mod reproduce;
 mod setup;
+mod slurm;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +48,9 @@ enum Cmd {
     Reproduce(reproduce::ReproduceCmd),
     /// Run the criterion benchmarks.
     Bench(ci::BenchCmd),
+    /// Run the smoke profile under a real Slurm started on this host and compare it with a
+    /// single-process run (installs slurm-wlm and munge when missing; root).
+    SlurmTest(slurm::SlurmTestCmd),
 }
 
 fn main() -> Result<()> {
@@ -62,6 +66,7 @@ fn main() -> Result<()> {
         Cmd::Datasets(c) => c.run(&sh),
         Cmd::Reproduce(c) => c.run(&sh),
         Cmd::Bench(c) => c.run(&sh),
+        Cmd::SlurmTest(c) => c.run(&sh),
     }
 }
 

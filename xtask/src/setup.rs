@@ -28,6 +28,9 @@ pub struct SetupCmd {
     /// Skip installing OpenBLAS (the LAPACK backend is then unavailable to tests).
     #[arg(long)]
     pub no_lapack: bool,
+    /// Also install Slurm (slurm-wlm and munge from Debian) for `cargo xtask slurm-test`.
+    #[arg(long)]
+    pub slurm: bool,
 }
 
 impl SetupCmd {
@@ -35,6 +38,9 @@ impl SetupCmd {
         ensure_libtorch(sh, self.cuda)?;
         if !self.no_lapack {
             ensure_openblas(sh)?;
+        }
+        if self.slurm {
+            crate::slurm::ensure_slurm(sh)?;
         }
         Ok(())
     }

@@ -6,8 +6,9 @@
 //!   to the lock's name, which fails when the lock exists.
 //! - **Holding it**, a thread touches the file every [`HEARTBEAT`].
 //! - **A stale lock** is one whose holder is gone: on this host, its pid is not running; on another
-//!   host (a shared file system), its heartbeat is older than [`STALE_AFTER`]. A waiter that finds a
-//!   stale lock says so and takes it over. A live holder is waited for however long it works
+//!   host (a shared file system), its Slurm job is no longer queued (asked of `squeue` at most every
+//!   [`SLURM_ASK_EVERY`], when the holder named a job and squeue answers), or its heartbeat is
+//!   older than [`STALE_AFTER`]. A waiter that finds a stale lock says so and takes it over. A live holder is waited for however long it works
 //!   (a waiting line every minute says whom for).
 //! - **Releasing it** (drop) removes the file when it is still this holder's.
 
@@ -23,6 +24,8 @@ use serde::{Deserialize, Serialize};
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
 /// A lock from another host whose heartbeat is older than this is stale.
 pub const STALE_AFTER: Duration = Duration::from_secs(60);
+/// How often a waiter asks `squeue` whether another host's holder's job still runs.
+pub const SLURM_ASK_EVERY: Duration = Duration::from_secs(15);
 const POLL: Duration = Duration::from_millis(250);
 
 /// Who holds a lock.
@@ -99,8 +102,41 @@ fn pid_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Why the lock at `path` held by `holder` is stale, or `None` when its holder may be alive.
-fn stale_reason(path: &Path, holder: Option<&Holder>) -> Option<String> {
+/// Whether Slurm says job `id` (`JOB` or `JOB_TASK`) is over: `squeue` lists the jobs that are
+/// pending or running, so one it does not list, or calls invalid, is over. `None` when squeue
+/// cannot tell (not installed, no controller answering).
+pub fn slurm_job_over(id: &str) -> Option<bool> {
+    let out = std::process::Command::new("squeue")
+        .args(["-h", "-j", id, "-o", "%T"])
+        .output()
+        .ok()?;
+    if out.status.success() {
+        let states = String::from_utf8_lossy(&out.stdout);
+        let active = [
+            "PENDING",
+            "RUNNING",
+            "CONFIGURING",
+            "COMPLETING",
+            "SUSPENDED",
+            "RESIZING",
+            "REQUEUED",
+            "REQUEUE_HOLD",
+            "REQUEUE_FED",
+            "SIGNALING",
+            "STAGE_OUT",
+            "STOPPED",
+        ];
+        Some(!states.lines().any(|l| active.contains(&l.trim())))
+    } else {
+        String::from_utf8_lossy(&out.stderr)
+            .contains("Invalid job id")
+            .then_some(true)
+    }
+}
+
+/// Why the lock at `path` held by `holder` is stale, or `None` when its holder may be alive;
+/// `ask_slurm` allows a call of `squeue` for another host's holder that named its job.
+fn stale_reason(path: &Path, holder: Option<&Holder>, ask_slurm: bool) -> Option<String> {
     let age = std::fs::metadata(path)
         .and_then(|m| m.modified())
         .ok()
@@ -110,6 +146,12 @@ fn stale_reason(path: &Path, holder: Option<&Holder>) -> Option<String> {
         Some(h) if h.host == gahb_denoiser::commit::host_name() => {
             (!pid_alive(h.pid)).then(|| format!("{} is no longer running", h.describe()))
         }
+        Some(Holder {
+            job_id: Some(job), ..
+        }) if ask_slurm && slurm_job_over(job) == Some(true) => Some(format!(
+            "{} is no longer in the Slurm queue",
+            holder.map_or_else(String::new, Holder::describe)
+        )),
         Some(h) => (age > STALE_AFTER).then(|| {
             format!(
                 "{} has not touched it for {:.0} s",
@@ -133,12 +175,17 @@ impl KeyLock {
         let mut broke = Vec::new();
         let t0 = Instant::now();
         let mut said: Option<Instant> = None;
+        let mut asked: Option<Instant> = None;
         loop {
             if try_link(&path, &me)? {
                 return Ok(KeyLock::start(path, me, broke));
             }
             let holder = read_holder(&path);
-            if let Some(why) = stale_reason(&path, holder.as_ref()) {
+            let ask = asked.is_none_or(|t| t.elapsed() >= SLURM_ASK_EVERY);
+            if ask {
+                asked = Some(Instant::now());
+            }
+            if let Some(why) = stale_reason(&path, holder.as_ref(), ask) {
                 if take_over(&path, holder.as_ref()) {
                     let line = format!("stale lock {} taken over: {why}", path.display());
                     eprintln!("  {line}");
@@ -295,18 +342,18 @@ mod tests {
             ..Holder::me("remote")
         };
         std::fs::write(&path, serde_json::to_vec(&other).expect("json")).expect("write");
-        assert_eq!(stale_reason(&path, Some(&other)), None);
+        assert_eq!(stale_reason(&path, Some(&other), false), None);
         let old = SystemTime::now() - STALE_AFTER - Duration::from_secs(5);
         std::fs::File::options()
             .write(true)
             .open(&path)
             .and_then(|f| f.set_modified(old))
             .expect("age it");
-        let why = stale_reason(&path, Some(&other)).expect("stale");
+        let why = stale_reason(&path, Some(&other), false).expect("stale");
         assert!(why.contains("some-other-node"), "{why}");
         // This process is alive: its own lock is never stale, however old.
         let me = Holder::me("me");
-        assert_eq!(stale_reason(&path, Some(&me)), None);
+        assert_eq!(stale_reason(&path, Some(&me), false), None);
     }
 
     #[test]
