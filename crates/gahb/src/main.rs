@@ -4,7 +4,9 @@
 //! Layers, bottom up: `lab` (data, recipes, the model store, sweep, evaluation, spectra; it knows no
 //! experiment), `report` (sections and their one renderer), `harness` (the `Experiment` trait),
 //! `experiments` (one module per figure and the registry), `profile` (a profile's tables, bound to
-//! experiments through the registry), and this file with `cmd_data`.
+//! experiments through the registry), `runner` (a profile run: one experiment into its record, the
+//! report from the records), `plan` (a profile as units of work), and this file with the `cmd_*`
+//! modules (`cmd_cluster`: plan, run --task, slurm, compare).
 
 mod cmd_analyse;
 mod cmd_cluster;
