@@ -209,7 +209,9 @@ impl SlurmTestCmd {
         }
         step("cargo build -p gahb");
         let cargo = cargo();
-        cmd!(sh, "{cargo} build -q -p gahb").run()?;
+        // The test suite's features, so that the binary the tests built is reused.
+        let features = crate::ci::test_features(sh);
+        cmd!(sh, "{cargo} build -q -p gahb {features...}").run()?;
         let gahb = project_root().join("target/debug/gahb");
         let tmp = std::env::temp_dir().join(format!("gahb-slurm-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
