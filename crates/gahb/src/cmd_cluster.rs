@@ -62,8 +62,8 @@ pub fn task_index(task: Option<usize>) -> Result<Option<usize>> {
 pub fn run_task(args: &RunArgs, index: usize) -> Result<()> {
     let t0 = Instant::now();
     // Trainings train; analyses and the report only load what the trainings cached.
-    let probe = Session::open(args, true)?;
-    let (plan, jobs) = plan::build(&probe, &args.only)?;
+    let mut session = Session::open(args, true)?;
+    let (plan, jobs) = plan::build(&session, &args.only)?;
     let unit = plan.units.get(index).with_context(|| {
         format!(
             "--task {index} is out of range: profile `{}` has {} units (0-{}); `gahb plan --profile {}` lists them",
@@ -81,37 +81,39 @@ pub fn run_task(args: &RunArgs, index: usize) -> Result<()> {
     );
     match unit.kind {
         Kind::Train => {
-            let session = Session::open(args, false)?;
+            session.lab.run.cached_only = false;
             let line = session.lab.run_job(&jobs[index])?;
             eprintln!("  {line}; {:.0} s", t0.elapsed().as_secs_f64());
         }
         Kind::Analysis => {
-            let name = unit.id.trim_start_matches("analysis-");
-            let (entry, table) = probe
+            let name = unit
+                .experiment()
+                .context("an analysis unit names its experiment")?;
+            let (entry, table) = session
                 .selected(&[name.to_string()])
                 .into_iter()
                 .next()
                 .with_context(|| format!("{name} is not in profile `{}`", plan.profile))?;
-            let record = probe.run(entry, table)?;
+            let record = session.run(entry, table)?;
             runner::say(&record);
             if let Some(e) = &record.failure {
                 anyhow::bail!("{name}: {e}");
             }
         }
         Kind::Report => {
-            probe.write_profile()?;
+            session.write_profile()?;
             let records = plan
                 .units
                 .iter()
-                .filter(|u| u.kind == Kind::Analysis)
-                .map(|u| probe.read_record(u.id.trim_start_matches("analysis-")))
+                .filter_map(|u| u.experiment())
+                .map(|name| session.read_record(name))
                 .collect::<Result<Vec<_>>>()?;
             let seconds = records
                 .iter()
                 .filter_map(|r| r.section.as_ref().map(|s| s.seconds))
                 .sum();
-            crate::report::render::write(&probe.report(&records, seconds), &probe.out)?;
-            runner::finish(&probe, &records)?;
+            crate::report::render::write(&session.report(&records, seconds), &session.out)?;
+            runner::finish(&session, &records)?;
         }
     }
     Ok(())

@@ -81,6 +81,13 @@ pub struct Plan {
     pub units: Vec<Unit>,
 }
 
+impl Unit {
+    /// The experiment an analysis unit runs.
+    pub fn experiment(&self) -> Option<&str> {
+        self.id.strip_prefix("analysis-")
+    }
+}
+
 impl Plan {
     /// Indices of the units of `kind`.
     pub fn range(&self, kind: Kind) -> std::ops::Range<usize> {
@@ -196,14 +203,10 @@ pub fn build(session: &Session, only: &[String]) -> Result<(Plan, Vec<Job>)> {
 /// Whether `job` is done in the cache, and the seconds its training took.
 fn cached(session: &Session, job: &Job, key: &str) -> (bool, Option<f64>) {
     match job {
-        Job::Model(j) => {
-            match gahb_denoiser::checkpoint::read_meta(&session.lab.store.path_of(key)) {
-                Ok(m) if Some(m.step) == j.spec.train.steps => {
-                    (true, (m.train_seconds > 0.0).then_some(m.train_seconds))
-                }
-                _ => (false, None),
-            }
-        }
+        Job::Model(j) => match session.lab.store.done(&j.spec, key) {
+            Some(m) => (true, (m.train_seconds > 0.0).then_some(m.train_seconds)),
+            None => (false, None),
+        },
         Job::Classifier(_) => (session.lab.classifiers.path_of(key).is_file(), None),
     }
 }

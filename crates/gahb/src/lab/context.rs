@@ -63,7 +63,7 @@ impl Lab {
         run: RunSettings,
     ) -> Self {
         let store = ModelStore::new(&data_env.cache);
-        let classifiers = ClassifierStore::new(&data_env.cache).cached_only(run.cached_only);
+        let classifiers = ClassifierStore::new(&data_env.cache);
         Self {
             seed,
             device,
@@ -302,7 +302,7 @@ impl Lab {
                 &job.cfg,
                 job.train(),
                 job.held_out(),
-                self.run.git_revision.as_deref(),
+                &self.run,
                 self.device,
             )
             .inspect(|(_, info)| {

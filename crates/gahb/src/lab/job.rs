@@ -82,11 +82,12 @@ pub struct Cost {
     pub images: usize,
     /// Pixels per image.
     pub pixels: usize,
-    /// Trainable weights.
+    /// Trainable weights (0 for a classifier: not counted).
     pub weights: usize,
     /// Floating-point operations of the whole training, in units of 10⁹: three times the
     /// forward pass's (forward, and the backward pass to inputs and weights), two per
-    /// multiply-add, counted layer by layer at each layer's resolution.
+    /// multiply-add, counted layer by layer at each layer's resolution (0 for a classifier: not
+    /// counted).
     pub gflop: f64,
 }
 

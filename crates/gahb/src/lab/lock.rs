@@ -146,12 +146,13 @@ fn stale_reason(path: &Path, holder: Option<&Holder>, ask_slurm: bool) -> Option
         Some(h) if h.host == gahb_denoiser::commit::host_name() => {
             (!pid_alive(h.pid)).then(|| format!("{} is no longer running", h.describe()))
         }
-        Some(Holder {
-            job_id: Some(job), ..
-        }) if ask_slurm && slurm_job_over(job) == Some(true) => Some(format!(
-            "{} is no longer in the Slurm queue",
-            holder.map_or_else(String::new, Holder::describe)
-        )),
+        Some(
+            h @ Holder {
+                job_id: Some(job), ..
+            },
+        ) if ask_slurm && slurm_job_over(job) == Some(true) => {
+            Some(format!("{} is no longer in the Slurm queue", h.describe()))
+        }
         Some(h) => (age > STALE_AFTER).then(|| {
             format!(
                 "{} has not touched it for {:.0} s",

@@ -21,6 +21,7 @@ use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
 use crate::lab::lock::KeyLock;
+use crate::lab::recipe::RunSettings;
 use crate::lab::store::{array_hash, content_key};
 
 /// Bumped when a change to the code invalidates cached classifiers.
@@ -82,7 +83,6 @@ impl Labelled<'_> {
 #[derive(Debug, Clone)]
 pub struct ClassifierStore {
     dir: PathBuf,
-    cached_only: bool,
 }
 
 impl ClassifierStore {
@@ -90,15 +90,7 @@ impl ClassifierStore {
     pub fn new(cache: &Path) -> Self {
         Self {
             dir: cache.join("classifiers"),
-            cached_only: false,
         }
-    }
-
-    /// The same store refusing to train (`RunSettings::cached_only`): a classifier that is not
-    /// cached is then an error naming it.
-    pub fn cached_only(mut self, yes: bool) -> Self {
-        self.cached_only = yes;
-        self
     }
 
     /// The checkpoint file of a cache key.
@@ -123,14 +115,15 @@ impl ClassifierStore {
     }
 
     /// Trains `cfg` on `train` and measures its accuracy on `held_out`, or loads the stored
-    /// result. `label` is shown in progress lines; `git_revision` is recorded in the sidecar.
+    /// result. `label` is shown in progress lines; `run`'s git revision is recorded in the
+    /// sidecar, and with its `cached_only` a classifier that is not cached is an error naming it.
     pub fn get_or_train(
         &self,
         label: &str,
         cfg: &ClassifierConfig,
         train: Labelled<'_>,
         held_out: Labelled<'_>,
-        git_revision: Option<&str>,
+        run: &RunSettings,
         device: Device,
     ) -> Result<(Classifier, ClassifierInfo)> {
         train.check("training")?;
@@ -189,7 +182,7 @@ impl ClassifierStore {
             }
         }
         anyhow::ensure!(
-            !self.cached_only,
+            !run.cached_only,
             "{label} ({key:.12}) is not in the cache {}: this run only assembles; train it first \
              (its unit in `gahb plan`, run by `gahb run --task`)",
             self.dir.display()
@@ -216,7 +209,7 @@ impl ClassifierStore {
             accuracy,
             format!("{} held-out images", held_out.images.dim().0),
         );
-        meta.git_revision = git_revision.map(str::to_string);
+        meta.git_revision = run.git_revision.clone();
         gahb_denoiser::commit::commit(&report_path, serde_json::to_value(&report)?, &[])?;
         classifier
             .save(&path, &meta)
@@ -427,11 +420,25 @@ mod tests {
             labels: &y,
         };
         let (first, a) = store
-            .get_or_train("test classifier", &cfg, data, data, None, Device::Cpu)
+            .get_or_train(
+                "test classifier",
+                &cfg,
+                data,
+                data,
+                &RunSettings::default(),
+                Device::Cpu,
+            )
             .expect("train");
         assert!(!a.cached && a.train_seconds.is_some());
         let (second, b) = store
-            .get_or_train("test classifier", &cfg, data, data, None, Device::Cpu)
+            .get_or_train(
+                "test classifier",
+                &cfg,
+                data,
+                data,
+                &RunSettings::default(),
+                Device::Cpu,
+            )
             .expect("load");
         assert!(b.cached, "the second call loads");
         assert_eq!(
@@ -450,7 +457,14 @@ mod tests {
         let e = format!(
             "{:#}",
             store
-                .get_or_train("test classifier", &cfg, short, data, None, Device::Cpu)
+                .get_or_train(
+                    "test classifier",
+                    &cfg,
+                    short,
+                    data,
+                    &RunSettings::default(),
+                    Device::Cpu
+                )
                 .expect_err("3 labels for 16 images")
         );
         assert!(e.contains("16 training images but 3 labels"), "{e}");

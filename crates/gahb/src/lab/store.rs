@@ -80,6 +80,14 @@ impl ModelStore {
         self.dir.join(format!("{key}.safetensors"))
     }
 
+    /// The sidecar of `key`'s checkpoint when it holds `spec`'s whole training (its last step), read
+    /// without verifying the weights.
+    pub fn done(&self, spec: &ModelSpec, key: &str) -> Option<gahb_denoiser::CheckpointMeta> {
+        gahb_denoiser::checkpoint::read_meta(&self.path_of(key))
+            .ok()
+            .filter(|m| Some(m.step) == spec.train.steps)
+    }
+
     /// The cache key of `spec` trained on `images`.
     pub fn key(spec: &ModelSpec, images: &Array3<f32>) -> Result<String> {
         content_key(&(CACHE_VERSION, &spec.model, &spec.train, array_hash(images)))
@@ -145,10 +153,7 @@ impl ModelStore {
                 ));
             }
         }
-        let done = gahb_denoiser::checkpoint::read_meta(&path)
-            .ok()
-            .filter(|m| Some(m.step) == spec.train.steps);
-        if let Some(meta) = done {
+        if let Some(meta) = self.done(spec, &key) {
             match gahb_denoiser::checkpoint::load_weights(&mut model, &path) {
                 Ok(()) => {
                     eprintln!("  {label}: cached ({key:.12})");
