@@ -5,7 +5,8 @@
 //! basis e_k, the effective dimension tr ∇f, and the signal coefficients ⟨x, e_k⟩; beyond the paper,
 //! the top-k spectrum without forming the matrix ([`lanczos_top_k`], and restarted within a fixed
 //! memory and product budget, [`restarted_lanczos`]), and tr ∇f and the spectral density from
-//! products alone ([`trace`](mod@trace), [`slq`](mod@slq)) over matrix-free [`operator`]s.
+//! products alone ([`trace`](mod@trace), [`slq`](mod@slq)) over matrix-free [`operator`]s, with
+//! the bias-free and symmetry checks from probes ([`probe`]).
 //! PAPER.md §9: fixed-basis oracles in orthonormal DCT and periodic wavelet bases ([`bases`],
 //! [`oracle`]). PAPER.md §6, §7, §10: PSNR slopes, optimal references and the density bound
 //! ([`slopes`], [`density`]).
@@ -21,6 +22,7 @@ pub mod jacobian;
 pub mod lanczos;
 pub mod operator;
 pub mod oracle;
+pub mod probe;
 pub mod restart;
 pub mod slopes;
 pub mod slq;
@@ -46,6 +48,7 @@ pub use oracle::{
     m_term_error, oracle_error, oracle_mse_curve, oracle_shrinkage, shrinkage_error, MTerm,
     OraclePoint,
 };
+pub use probe::{probed_checks, ProbedChecks};
 pub use restart::{
     default_max_basis, restarted_lanczos, restarted_top_k, restarted_top_k_matrix, RestartedConfig,
     RestartedResult, RestartedSummary, ToleranceScale,

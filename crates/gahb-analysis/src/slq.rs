@@ -110,6 +110,39 @@ pub struct SpectralDensity {
 }
 
 impl SpectralDensity {
+    /// The estimated eigenvalue of rank `rank` (0 = the largest) from the pooled quadrature:
+    /// the nodes, sorted descending, each hold d·τ_j eigenvalues; rank r sits at the count
+    /// r + ½, interpolated linearly between the nodes' centres (clamped to the extreme nodes).
+    /// Its accuracy is that of the quadrature's distribution function, about one node spacing;
+    /// for the top few eigenvalues, use a top-k route instead.
+    pub fn value_at_rank(&self, rank: usize) -> f64 {
+        let mut nodes: Vec<(f64, f64)> = self
+            .nodes
+            .iter()
+            .zip(&self.weights)
+            .filter(|(t, w)| t.is_finite() && **w > 0.0)
+            .map(|(t, w)| (*t, self.dim as f64 * w))
+            .collect();
+        nodes.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let target = rank as f64 + 0.5;
+        let mut before = 0.0;
+        let mut last: Option<(f64, f64)> = None; // (centre count, value)
+        for (theta, count) in nodes {
+            let centre = before + 0.5 * count;
+            if centre >= target {
+                return match last {
+                    Some((c0, t0)) if centre > c0 => {
+                        t0 + (theta - t0) * (target - c0) / (centre - c0)
+                    }
+                    _ => theta,
+                };
+            }
+            last = Some((centre, theta));
+            before += count;
+        }
+        last.map_or(f64::NAN, |(_, t)| t)
+    }
+
     /// ∫ density over the grid (trapezoid rule).
     pub fn integral(&self) -> f64 {
         self.grid
