@@ -290,7 +290,7 @@ pub fn spectrum(a: &SpectrumArgs) -> Result<()> {
     m.check_data(&stack)?;
     let d = h * w;
     let route = match a.route.as_deref() {
-        None if d <= 4096 => "dense",
+        None if d <= crate::lab::spectral::DENSE_MAX_DIM => "dense",
         None => "lanczos",
         Some(r @ ("dense" | "lanczos")) => r,
         Some(other) => bail!("--route {other:?}: choose dense or lanczos"),
@@ -409,6 +409,7 @@ pub fn spectrum(a: &SpectrumArgs) -> Result<()> {
         &values,
         &coefficients,
         effective_dimension["value"].as_f64().unwrap_or(f64::NAN),
+        &[],
         &shown,
         &trio,
     )?;

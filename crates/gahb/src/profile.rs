@@ -25,6 +25,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("paper", include_str!("../../../configs/paper.toml")),
     ("long", include_str!("../../../configs/long.toml")),
     ("levers", include_str!("../../../configs/levers.toml")),
+    ("spectra80", include_str!("../../../configs/spectra80.toml")),
 ];
 
 /// A whole profile.
@@ -246,6 +247,47 @@ mod tests {
         ))
         .expect("memorization-40");
         assert!(mem.table("fig1").is_some());
+    }
+
+    /// The spectra of fig3, fig5 and fig21 take the matrix-free route at the paper's 80×80 (and
+    /// beyond) by default, in `paper` and `spectra80`; a route name that does not exist is an
+    /// error naming the key.
+    #[test]
+    fn spectra_at_80_take_the_matrix_free_route() {
+        use crate::lab::spectral::RouteSpec;
+        for name in ["paper", "spectra80"] {
+            let p = Profile::load(name).expect(name);
+            for (table, size_key) in [("fig5", "size"), ("fig21", "data")] {
+                let t = p.table(table).unwrap_or_else(|| panic!("{name}: {table}"));
+                let side = match size_key {
+                    "size" => t.get("size").and_then(|v| v.as_integer()),
+                    _ => t
+                        .get("data")
+                        .and_then(|d| d.get("size"))
+                        .and_then(|v| v.as_integer()),
+                }
+                .expect("a size") as usize;
+                assert!(side >= 80, "{name}.{table}: {side}");
+                let route: RouteSpec = t
+                    .get("jacobian")
+                    .map(|v| v.clone().try_into().expect("route"))
+                    .unwrap_or_default();
+                assert!(!route.dense_at(side * side), "{name}.{table}");
+            }
+        }
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../configs/spectra80.toml"
+        ))
+        .expect("spectra80");
+        let bad = text.replacen(
+            "jacobian = { route = \"matrix_free\" }",
+            "jacobian = { route = \"sparse\" }",
+            1,
+        );
+        assert_ne!(bad, text);
+        let err = format!("{:#}", Profile::parse(&bad).expect_err("bad route"));
+        assert!(err.contains("sparse") && err.contains("[fig5]"), "{err}");
     }
 
     /// The paper profile keeps the paper's loss; quick and standard weight it by 1/σ, and the

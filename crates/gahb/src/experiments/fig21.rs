@@ -17,7 +17,7 @@ use crate::lab::eval::{mean_gap, paper_sigmas, points, psnr_curve, top};
 use crate::lab::job::{Job, ModelJob};
 use crate::lab::recipe::{describe_model, TrainSpec};
 use crate::lab::seed::derive_seed;
-use crate::lab::spectral::{analyse, draw, Shown, Spectrum};
+use crate::lab::spectral::{analyse, draw, route_table, RouteSpec, Shown, Spectrum};
 use crate::report::check::{Cmp, Num};
 use crate::report::{Check, Table};
 
@@ -40,6 +40,9 @@ pub struct Config {
     pub sigma: f64,
     /// Smallest accepted mean output PSNR gap (dB) of faces over shuffled faces.
     pub min_psnr_gap_db: f64,
+    /// How the spectrum is taken (dense up to 64×64 unless set).
+    #[serde(default)]
+    pub jacobian: RouteSpec,
 }
 
 /// What Fig. 21 measured.
@@ -135,7 +138,7 @@ impl Experiment for Fig21 {
         if let Some(t) = &cfg.train {
             t.to_config(0).context("fig21.train")?;
         }
-        Ok(())
+        cfg.jacobian.validate("fig21")
     }
 
     fn jobs(lab: &Lab, cfg: &Config) -> Result<Vec<Job>> {
@@ -167,9 +170,20 @@ impl Experiment for Fig21 {
         let x = test.slice(s![0, .., ..]).to_owned();
         let x_sh = test_sh.slice(s![0, .., ..]).to_owned();
         let jac = derive_seed(seed, "jacobian-noise");
-        let sp_plain = analyse(&plain.model, &x, cfg.sigma, jac, shown, None).context("faces")?;
-        let sp_shuf = analyse(&shuf.model, &x_sh, cfg.sigma, jac, shown, Some(&perm))
-            .context("shuffled faces")?;
+        let route = &cfg.jacobian;
+        let sp_plain =
+            analyse(&plain.model, &x, cfg.sigma, jac, shown, None, route, 54).context("faces")?;
+        let sp_shuf = analyse(
+            &shuf.model,
+            &x_sh,
+            cfg.sigma,
+            jac,
+            shown,
+            Some(&perm),
+            route,
+            54,
+        )
+        .context("shuffled faces")?;
         Ok(Results {
             seed,
             description,
@@ -229,6 +243,19 @@ impl Experiment for Fig21 {
             ]);
         }
         page.table(table, None)?;
+        for (tag, sp) in [("faces", sp_plain), ("shuffled faces", sp_shuf)] {
+            if let Some(mut check) = sp.convergence_check() {
+                check.claim = format!("{tag}: {}", check.claim);
+                page.check(check);
+            }
+            if let Some(t) = route_table(sp) {
+                page.note(format!("{tag}: {}", sp.describe()));
+                page.table(
+                    t,
+                    Some(&format!("matrix_free_{}.csv", tag.replace(' ', "_"))),
+                )?;
+            }
+        }
         page.check(Check::compare(
             "shuffled faces are denoised worse: mean output PSNR gap (faces − shuffled)",
             Num::db(mean_gap(c_plain, c_shuf)),

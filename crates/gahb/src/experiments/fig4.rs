@@ -26,7 +26,7 @@ use crate::lab::eval::{local_slopes, paper_sigmas, points, psnr_curve, top};
 use crate::lab::job::{Job, ModelJob};
 use crate::lab::recipe::{list, TrainSpec};
 use crate::lab::seed::derive_seed;
-use crate::lab::spectral::{analyse, draw, Shown, Spectrum};
+use crate::lab::spectral::{analyse, draw, RouteSpec, Shown, Spectrum};
 use crate::report::check::{Cmp, Num};
 use crate::report::{Check, Table};
 
@@ -58,6 +58,9 @@ pub struct Config {
     /// Largest accepted gap 10·log10(MSE_ours / MSE_oracle) (dB) to the best fixed-basis oracle, at
     /// every noise level with input PSNR in `fit_range_db` (the small-σ end).
     pub max_oracle_gap_db: f64,
+    /// How the spectrum is taken (dense up to 64×64 unless set).
+    #[serde(default)]
+    pub jacobian: RouteSpec,
 }
 
 /// The oracle of one fixed basis on one α's held-out images.
@@ -202,7 +205,7 @@ impl Experiment for Fig4 {
         if let Some(t) = &cfg.train {
             t.to_config(0).context("fig4.train")?;
         }
-        Ok(())
+        cfg.jacobian.validate("fig4")
     }
 
     fn jobs(lab: &Lab, cfg: &Config) -> Result<Vec<Job>> {
@@ -238,6 +241,8 @@ impl Experiment for Fig4 {
                         count: 22,
                     },
                     None,
+                    &cfg.jacobian,
+                    20,
                 )?);
             }
             let oracles = oracles(&test, &sigmas)?;

@@ -6,16 +6,23 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use gahb_analysis::{eigh_sym, jacobian, EighBackend, JacobianConfig, JacobianSummary};
+use gahb_analysis::{
+    eigh_sym, jacobian, jacobian_trace, probed_checks, restarted_top_k, slq, DenoiserOperator,
+    Eigen, EighBackend, JacobianConfig, JacobianSummary, LanczosOperator, ProbedChecks,
+    RestartedConfig, RestartedSummary, SlqConfig, SpectralDensity, TraceConfig, TraceEstimate,
+    TraceMethod,
+};
 use gahb_plot::{image_grid_png, line_plot_png, GridOptions, Panel, Series};
 use gahb_synth::PixelPermutation;
 use gahb_tensor::convert::{images_to_batch, tensor_to_array};
 use gahb_tensor::Denoiser;
 use ndarray::{Array2, Array3, Axis, Ix2};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tch::Kind;
 
 use crate::lab::eval::noise;
+use crate::report::check::{Cmp, Num};
+use crate::report::{Check, Table};
 
 /// Which eigenvectors [`analyse`] keeps as images: `first, first + step, ...`, `count` of them.
 #[derive(Debug, Clone, Copy)]
@@ -28,21 +35,159 @@ pub struct Shown {
     pub count: usize,
 }
 
+/// The largest d the dense route takes under [`RouteKind::Auto`] (64×64): beyond it the d
+/// linearized passes and the d² matrix give way to the matrix-free route (issue 15; the paper's
+/// 80×80 and 160×160 of Table 1 are matrix-free by default).
+pub const DENSE_MAX_DIM: usize = 4096;
+
+/// Which route a spectrum takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteKind {
+    /// Dense up to [`DENSE_MAX_DIM`] pixels, matrix-free beyond.
+    #[default]
+    Auto,
+    /// The exact d×d Jacobian and its full eigendecomposition (d passes, d² memory).
+    Dense,
+    /// Products J·v and Jᵀ·v only, O(k·d) memory: restarted Lanczos for the top k, Hutch++ for
+    /// tr ∇f, stochastic Lanczos quadrature for the rest of the spectrum, probes for the checks.
+    MatrixFree,
+}
+
+/// `jacobian = { ... }` in the tables of the experiments that take a spectrum.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouteSpec {
+    /// `auto`, `dense` or `matrix_free`.
+    pub route: RouteKind,
+    /// Top pairs the matrix-free route converges; by default as many as the experiment shows or
+    /// tabulates.
+    pub k: Option<usize>,
+    /// Residual tolerance of each pair, relative to λ_1.
+    pub tol: f64,
+    /// The most products the top-k may spend.
+    pub budget: usize,
+    /// Directions per network pass.
+    pub block_size: usize,
+    /// Hutch++ directions for tr ∇f.
+    pub trace_directions: usize,
+    /// SLQ probes, and Lanczos steps per probe, for the eigenvalues beyond the top k.
+    pub slq_probes: usize,
+    /// Lanczos steps per SLQ probe.
+    pub slq_steps: usize,
+    /// Gaussian probes for the asymmetry ‖J − Jᵀ‖_F/‖J‖_F.
+    pub asymmetry_probes: usize,
+}
+
+impl Default for RouteSpec {
+    fn default() -> Self {
+        Self {
+            route: RouteKind::Auto,
+            k: None,
+            tol: 1e-4,
+            budget: 8000,
+            block_size: 8,
+            trace_directions: 99,
+            slq_probes: 10,
+            slq_steps: 40,
+            asymmetry_probes: 16,
+        }
+    }
+}
+
+impl RouteSpec {
+    /// Checks the settings (`table` names the experiment in errors).
+    pub fn validate(&self, table: &str) -> Result<()> {
+        anyhow::ensure!(
+            self.tol.is_finite() && self.tol > 0.0,
+            "{table}.jacobian.tol must be finite and > 0, got {}",
+            self.tol
+        );
+        anyhow::ensure!(
+            self.k != Some(0),
+            "{table}.jacobian.k must be at least 1, got 0"
+        );
+        for (name, v, min) in [
+            ("budget", self.budget, 1),
+            ("block_size", self.block_size, 1),
+            ("trace_directions", self.trace_directions, 3),
+            ("slq_probes", self.slq_probes, 2),
+            ("slq_steps", self.slq_steps, 1),
+            ("asymmetry_probes", self.asymmetry_probes, 1),
+        ] {
+            anyhow::ensure!(
+                v >= min,
+                "{table}.jacobian.{name} must be at least {min}, got {v}"
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether a spectrum of dimension `d` takes the dense route.
+    pub fn dense_at(&self, d: usize) -> bool {
+        match self.route {
+            RouteKind::Auto => d <= DENSE_MAX_DIM,
+            RouteKind::Dense => true,
+            RouteKind::MatrixFree => false,
+        }
+    }
+}
+
+/// What the dense route spent.
+#[derive(Debug, Clone, Serialize)]
+pub struct DenseRun {
+    /// Jacobian checks and timing.
+    pub jacobian: JacobianSummary,
+    /// Seconds of the eigendecomposition.
+    pub eigh_seconds: f64,
+}
+
+/// What the matrix-free route spent and found.
+#[derive(Debug, Clone, Serialize)]
+pub struct MatrixFreeRun {
+    /// The restarted Lanczos top k (products, converged pairs, residuals).
+    pub top_k: RestartedSummary,
+    /// Hutch++ tr ∇f with its interval.
+    pub trace: TraceEstimate,
+    /// The SLQ density of the symmetric part (every eigenvalue beyond the top k).
+    pub density: SpectralDensity,
+    /// The bias-free residual and the probed asymmetry.
+    pub probes: ProbedChecks,
+}
+
+impl MatrixFreeRun {
+    /// Products spent by all four estimates.
+    pub fn products(&self) -> usize {
+        self.top_k.n_products
+            + self.trace.n_products
+            + self.density.n_products
+            + self.probes.n_products
+    }
+}
+
 /// What the analysis of one noisy image found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Spectrum {
     /// Noise level.
     pub sigma: f64,
-    /// λ_k, descending.
+    /// d, the number of pixels.
+    pub dim: usize,
+    /// λ_k, descending: all d on the dense route, the top k on the matrix-free one.
     pub eigenvalues: Vec<f64>,
-    /// |⟨x, e_k⟩| of the clean image.
+    /// |⟨x, e_k⟩| of the clean image, for the same k.
     pub coefficients: Vec<f64>,
-    /// tr ∇f (the sum of the λ_k).
+    /// tr ∇f (exact on the dense route, Hutch++ on the matrix-free one).
     pub effective_dimension: f64,
-    /// Jacobian checks and timing.
-    pub jacobian: JacobianSummary,
-    /// Seconds of the eigendecomposition.
-    pub eigh_seconds: f64,
+    /// ‖f(y) − ∇f(y)·y‖/‖f(y)‖.
+    pub bias_free_residual: f64,
+    /// ‖J − Jᵀ‖_F/‖J‖_F (exact, or estimated from probes).
+    pub asymmetry: f64,
+    /// Seconds of the whole analysis.
+    pub seconds: f64,
+    /// The dense route's numbers, when it ran.
+    pub dense: Option<DenseRun>,
+    /// The matrix-free route's numbers, when it ran.
+    pub matrix_free: Option<MatrixFreeRun>,
     /// The indices of the eigenvectors kept as images.
     pub shown: Vec<usize>,
     /// Those eigenvectors as images (after the inverse permutation, for shuffled data).
@@ -53,8 +198,84 @@ pub struct Spectrum {
     pub trio: Vec<Array2<f32>>,
 }
 
+impl Spectrum {
+    /// λ_k: computed when k is among the eigenvalues, else the SLQ estimate at rank k on the
+    /// matrix-free route (`None` beyond d).
+    pub fn lambda(&self, k: usize) -> Option<f64> {
+        if let Some(l) = self.eigenvalues.get(k) {
+            return Some(*l);
+        }
+        match &self.matrix_free {
+            Some(m) if k < self.dim => Some(m.density.value_at_rank(k)),
+            _ => None,
+        }
+    }
+
+    /// Whether λ_k is an SLQ estimate rather than a converged eigenvalue.
+    pub fn estimated(&self, k: usize) -> bool {
+        k >= self.eigenvalues.len()
+    }
+
+    /// One sentence on how the spectrum was taken, for a page's summary.
+    pub fn describe(&self) -> String {
+        let d = self.dim;
+        match (&self.dense, &self.matrix_free) {
+            (Some(r), _) => format!(
+                "exact Jacobian (d = {d}) by the {} route in {:.1} s, eigh of its symmetric part in {:.2} s",
+                r.jacobian.route.name(),
+                r.jacobian.wall_s,
+                r.eigh_seconds
+            ),
+            (None, Some(m)) => format!(
+                "matrix-free (d = {d}, J never formed): top {} of the symmetric part by restarted Lanczos ({}/{} converged to {:.0e} in {} products), tr ∇f by Hutch++ ({} products), the rest of the spectrum by SLQ ({} products), {} products in all, {:.1} s",
+                m.top_k.k,
+                m.top_k.n_converged,
+                m.top_k.k,
+                m.top_k.tol,
+                m.top_k.n_products,
+                m.trace.n_products,
+                m.density.n_products,
+                m.products(),
+                self.seconds
+            ),
+            (None, None) => format!("d = {d}"),
+        }
+    }
+
+    /// The check every matrix-free spectrum carries: its top k met the tolerance (a partial
+    /// result is reported, never passed silently). `None` on the dense route.
+    pub fn convergence_check(&self) -> Option<Check> {
+        let m = self.matrix_free.as_ref()?;
+        let t = &m.top_k;
+        Some(Check::compare_shown(
+            format!(
+                "matrix-free route: top-{} pairs converged to {:.0e} within {} products",
+                t.k, t.tol, t.budget
+            ),
+            Num::plain(t.n_converged as f64, 0),
+            format!("{}/{} in {} products", t.n_converged, t.k, t.n_products),
+            Cmp::AtLeast(t.k as f64),
+            "(the paper forms the dense Jacobian)",
+        ))
+    }
+
+    /// The (rank, λ) points of the SLQ estimate over all d ranks (empty on the dense route).
+    pub fn estimated_curve(&self) -> Vec<(f64, f64)> {
+        let Some(m) = &self.matrix_free else {
+            return Vec::new();
+        };
+        let step = (self.dim / 400).max(1);
+        (0..self.dim)
+            .step_by(step)
+            .map(|r| (r as f64, m.density.value_at_rank(r)))
+            .collect()
+    }
+}
+
 /// Analyses `f` at `x` (`[h, w]`) plus noise of level `sigma` drawn from `seed`, keeping the
-/// `shown` eigenvectors as images (after `unshuffle`'s inverse, for shuffled data).
+/// `shown` eigenvectors as images (after `unshuffle`'s inverse, for shuffled data), by the route
+/// `route` picks for d = h·w; `needed` is how many top pairs the caller reads (the matrix-free
+/// route converges max(`needed`, the shown indices + 1) unless `route.k` says otherwise).
 pub fn analyse(
     f: &dyn Denoiser,
     x: &Array2<f32>,
@@ -62,23 +283,57 @@ pub fn analyse(
     seed: u64,
     shown: Shown,
     unshuffle: Option<&PixelPermutation>,
+    route: &RouteSpec,
+    needed: usize,
 ) -> Result<Spectrum> {
-    let (h, w) = x.dim();
-    let (clean, y) = noisy_image(x, sigma, seed)?;
-    let yt = images_to_batch(&y);
-    let report = jacobian(f, &yt, &JacobianConfig::default()).context("jacobian")?;
     let t0 = std::time::Instant::now();
-    let eig = eigh_sym(&report.jacobian.to_kind(Kind::Double), EighBackend::Torch)
-        .context("eigendecomposition")?;
-    let eigh_seconds = t0.elapsed().as_secs_f64();
+    let (h, w) = x.dim();
+    let d = h * w;
+    let (clean, y) = noisy_image(x, sigma, seed)?;
+    let yt = images_to_batch(&y).to_device(f.device());
+    let xt = images_to_batch(&clean).to_device(f.device());
+    let (eig, effective_dimension, bias_free_residual, asymmetry, dense, matrix_free) = if route
+        .dense_at(d)
+    {
+        let report = jacobian(f, &yt, &JacobianConfig::default()).context("jacobian")?;
+        let t1 = std::time::Instant::now();
+        let eig = eigh_sym(&report.jacobian.to_kind(Kind::Double), EighBackend::Torch)
+            .context("eigendecomposition")?;
+        let eigh_seconds = t1.elapsed().as_secs_f64();
+        let tr = eig.effective_dimension()?;
+        let s = report.summary;
+        let (bf, asym) = (s.bias_free_residual, s.asymmetry);
+        (
+            eig,
+            tr,
+            bf,
+            asym,
+            Some(DenseRun {
+                jacobian: s,
+                eigh_seconds,
+            }),
+            None,
+        )
+    } else {
+        let last_shown = shown.first + shown.count.saturating_sub(1) * shown.step;
+        let k = route.k.unwrap_or(needed.max(last_shown + 1));
+        anyhow::ensure!(
+                k < d,
+                "the matrix-free route was asked for the top {k} of d = {d} eigenpairs: ask for fewer (jacobian.k) or take the dense route"
+            );
+        let (eig, run) = matrix_free(f, &yt, k, route, seed)?;
+        let tr = run.trace.estimate;
+        let (bf, asym) = (run.probes.bias_free_residual, run.probes.asymmetry);
+        (eig, tr, bf, asym, None, Some(run))
+    };
     let values = eig.values_vec()?;
     let coefficients = Vec::<f64>::try_from(
-        eig.signal_coefficients(&images_to_batch(&clean))?
+        eig.signal_coefficients(&xt.to_device(eig.values.device()))?
             .abs()
             .to_kind(Kind::Double)
+            .to_device(tch::Device::Cpu)
             .flatten(0, -1),
     )?;
-    let effective_dimension = eig.effective_dimension()?;
     let unshuffled = |img: Array2<f32>| -> Result<Array2<f32>> {
         Ok(match unshuffle {
             Some(p) => p.invert_image(img.view())?,
@@ -92,32 +347,91 @@ pub fn analyse(
         if k >= values.len() {
             break;
         }
-        let v = eig.eigenvector_image(k, [1, h as i64, w as i64])?;
+        let v = eig
+            .eigenvector_image(k, [1, h as i64, w as i64])?
+            .to_device(tch::Device::Cpu);
         indices.push(k);
         eigenvectors.push(unshuffled(tensor_to_array::<Ix2>(
             &v.reshape([h as i64, w as i64]),
         )?)?);
     }
-    let xhat = f.denoise(&yt)?;
+    let xhat = f.denoise(&yt)?.to_device(tch::Device::Cpu);
     let trio = [
         clean.index_axis(Axis(0), 0).to_owned(),
         y.index_axis(Axis(0), 0).to_owned(),
-        tensor_to_array::<Ix2>(&xhat.reshape([h as i64, w as i64]))?,
+        tensor_to_array::<Ix2>(&xhat.to_kind(Kind::Float).reshape([h as i64, w as i64]))?,
     ]
     .into_iter()
     .map(unshuffled)
     .collect::<Result<Vec<_>>>()?;
     Ok(Spectrum {
         sigma,
+        dim: d,
         eigenvalues: values,
         coefficients,
         effective_dimension,
-        jacobian: report.summary,
-        eigh_seconds,
+        bias_free_residual,
+        asymmetry,
+        seconds: t0.elapsed().as_secs_f64(),
+        dense,
+        matrix_free,
         shown: indices,
         eigenvectors,
         trio,
     })
+}
+
+/// The matrix-free estimates at `y`, and the top-k eigenpairs they found.
+fn matrix_free(
+    f: &dyn Denoiser,
+    y: &tch::Tensor,
+    k: usize,
+    route: &RouteSpec,
+    seed: u64,
+) -> Result<(Eigen, MatrixFreeRun)> {
+    let cfg = RestartedConfig {
+        tol: route.tol,
+        budget: route.budget,
+        block_size: route.block_size,
+        seed,
+        operator: LanczosOperator::SymmetricPart,
+        ..RestartedConfig::default()
+    };
+    let top = restarted_top_k(f, y, k, &cfg).context("restarted Lanczos (top k)")?;
+    let trace = jacobian_trace(
+        f,
+        y,
+        TraceMethod::HutchPlusPlus,
+        &TraceConfig {
+            n_directions: route.trace_directions,
+            block_size: route.block_size,
+            seed,
+            ..TraceConfig::default()
+        },
+    )
+    .context("Hutch++ (tr ∇f)")?;
+    let mut op = DenoiserOperator::new(f, y, LanczosOperator::SymmetricPart)?;
+    let density = slq(
+        &mut op,
+        &SlqConfig {
+            n_probes: route.slq_probes,
+            n_steps: route.slq_steps,
+            seed,
+            ..SlqConfig::default()
+        },
+    )
+    .context("stochastic Lanczos quadrature")?;
+    let probes = probed_checks(f, y, route.asymmetry_probes, route.block_size, seed)
+        .context("probed Jacobian checks")?;
+    Ok((
+        top.eigen,
+        MatrixFreeRun {
+            top_k: top.summary,
+            trace,
+            density,
+            probes,
+        },
+    ))
 }
 
 /// Draws `<tag>_spectrum.png` (λ_k and |⟨x, e_k⟩|), `<tag>_eigenvectors.png` and `<tag>_images.png`
@@ -130,6 +444,7 @@ pub fn draw(dir: &Path, tag: &str, s: &Spectrum) -> Result<()> {
         &s.eigenvalues,
         &s.coefficients,
         s.effective_dimension,
+        &s.estimated_curve(),
         &s.eigenvectors,
         &s.trio,
     )
@@ -137,7 +452,8 @@ pub fn draw(dir: &Path, tag: &str, s: &Spectrum) -> Result<()> {
 
 /// The figures of a spectrum from its parts (for [`draw`] and `gahb spectrum`):
 /// `<prefix>spectrum.png` (λ_k, labelled with tr ∇f, and |⟨x, e_k⟩|; markers when there are at
-/// most 64 pairs), `<prefix>eigenvectors.png` (when any are given) and `<prefix>images.png`.
+/// most 64 pairs; `estimated`, when not empty, is drawn beside them as the SLQ estimate of λ at
+/// every rank), `<prefix>eigenvectors.png` (when any are given) and `<prefix>images.png`.
 #[allow(clippy::too_many_arguments)]
 pub fn draw_parts(
     dir: &Path,
@@ -146,6 +462,7 @@ pub fn draw_parts(
     eigenvalues: &[f64],
     coefficients: &[f64],
     effective_dimension: f64,
+    estimated: &[(f64, f64)],
     eigenvectors: &[Array2<f32>],
     trio: &[Array2<f32>],
 ) -> Result<()> {
@@ -154,17 +471,46 @@ pub fn draw_parts(
     line_plot_png(
         &dir.join(format!("{prefix}spectrum.png")),
         &[
-            Panel {
-                title: format!("eigenvalues λ_k of ∇f(y), σ = {sigma}"),
-                x_label: "k".into(),
-                y_label: "λ_k".into(),
-                series: vec![Series {
-                    label: format!("tr ∇f = {effective_dimension:.1}"),
-                    points: ks().zip(eigenvalues.iter().copied()).collect(),
-                    reference: false,
-                    markers,
-                }],
-                ..Panel::default()
+            if estimated.is_empty() {
+                Panel {
+                    title: format!("eigenvalues λ_k of ∇f(y), σ = {sigma}"),
+                    x_label: "k".into(),
+                    y_label: "λ_k".into(),
+                    series: vec![Series {
+                        label: format!("tr ∇f = {effective_dimension:.1}"),
+                        points: ks().zip(eigenvalues.iter().copied()).collect(),
+                        reference: false,
+                        markers,
+                    }],
+                    ..Panel::default()
+                }
+            } else {
+                // Matrix-free: the top k and the SLQ estimate over all d ranks, on a log axis of
+                // k + 1 so both are visible.
+                let shifted = |p: &[(f64, f64)]| p.iter().map(|&(k, l)| (k + 1.0, l)).collect();
+                let top: Vec<(f64, f64)> = ks().zip(eigenvalues.iter().copied()).collect();
+                Panel {
+                    title: format!("eigenvalues λ_k of ∇f(y), σ = {sigma}"),
+                    x_label: "(k + 1)".into(),
+                    y_label: "λ_k".into(),
+                    series: vec![
+                        Series {
+                            label: format!(
+                                "top {} (restarted Lanczos); tr ∇f ≈ {effective_dimension:.1} (Hutch++)",
+                                eigenvalues.len()
+                            ),
+                            points: shifted(&top),
+                            reference: false,
+                            markers,
+                        },
+                        Series::reference(
+                            "every rank, SLQ estimate (matrix-free)",
+                            shifted(estimated),
+                        ),
+                    ],
+                    log_x: true,
+                    ..Panel::default()
+                }
             },
             Panel {
                 title: "signal coefficients |⟨x, e_k⟩|".into(),
@@ -206,4 +552,247 @@ pub fn noisy_image(x: &Array2<f32>, sigma: f64, seed: u64) -> Result<(Array3<f32
     let clean = x.clone().into_shape_with_order((1, h, w))?;
     let y = &clean + &(noise((1, h, w), seed) * sigma as f32);
     Ok((clean, y))
+}
+
+/// The matrix-free route's costs as a table (`None` on the dense route): products and results
+/// of each of its four estimates.
+pub fn route_table(s: &Spectrum) -> Option<Table> {
+    let m = s.matrix_free.as_ref()?;
+    let mut t = Table::new(["estimate", "products", "result"]);
+    let top = &m.top_k;
+    let worst = top.residuals.iter().copied().fold(0.0, f64::max);
+    t.row(vec![
+        format!(
+            "restarted block Lanczos, top {} of the symmetric part (block {}, tol {:.0e})",
+            top.k, top.block_size, top.tol
+        ),
+        top.n_products.to_string(),
+        format!(
+            "{}/{} converged, largest residual {worst:.1e}, {} restarts, {:.1} s",
+            top.n_converged, top.k, top.restarts, top.wall_s
+        ),
+    ]);
+    let tr = &m.trace;
+    t.row(vec![
+        format!("Hutch++ tr ∇f ({} directions)", tr.n_directions),
+        tr.n_products.to_string(),
+        format!(
+            "{:.1}, {:.0}% interval [{:.1}, {:.1}]",
+            tr.estimate,
+            100.0 * tr.confidence,
+            tr.ci_low,
+            tr.ci_high
+        ),
+    ]);
+    let dn = &m.density;
+    t.row(vec![
+        format!(
+            "stochastic Lanczos quadrature ({} probes × {} steps)",
+            dn.steps.len(),
+            dn.steps.iter().copied().max().unwrap_or(0)
+        ),
+        dn.n_products.to_string(),
+        format!(
+            "λ at every rank (λ_(d/4) ≈ {:.3}); its own tr ∇f {:.1}",
+            dn.value_at_rank(s.dim / 4),
+            dn.trace.estimate
+        ),
+    ]);
+    let p = &m.probes;
+    t.row(vec![
+        format!("J·y and {} Gaussian probes (J·v, Jᵀ·v)", p.n_probes),
+        p.n_products.to_string(),
+        format!(
+            "bias-free residual {:.1e}, asymmetry ≈ {:.3}",
+            p.bias_free_residual, p.asymmetry
+        ),
+    ]);
+    t.row(vec![
+        "all (the dense route would take d linearized passes and a d×d eigh)".into(),
+        m.products().to_string(),
+        format!("d = {}, {:.1} s", s.dim, s.seconds),
+    ]);
+    Some(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gahb_analysis::toy::BiasFreeConvNet;
+
+    fn image(n: usize) -> Array2<f32> {
+        Array2::from_shape_fn((n, n), |(i, j)| {
+            (0.5 + 0.4 * ((i as f32) * 0.7).sin() * ((j as f32) * 0.4).cos()).clamp(0.0, 1.0)
+        })
+    }
+
+    const SHOWN: Shown = Shown {
+        first: 0,
+        step: 3,
+        count: 4,
+    };
+
+    #[test]
+    fn the_matrix_free_route_agrees_with_the_dense_one() {
+        tch::manual_seed(3);
+        let net = BiasFreeConvNet::new(1, 8, 3, tch::Device::Cpu).expect("net");
+        let x = image(16);
+        let d = 256;
+        let dense = analyse(
+            &net,
+            &x,
+            0.2,
+            9,
+            SHOWN,
+            None,
+            &RouteSpec {
+                route: RouteKind::Dense,
+                ..RouteSpec::default()
+            },
+            12,
+        )
+        .expect("dense");
+        let free = analyse(
+            &net,
+            &x,
+            0.2,
+            9,
+            SHOWN,
+            None,
+            &RouteSpec {
+                route: RouteKind::MatrixFree,
+                trace_directions: 150,
+                asymmetry_probes: 64,
+                ..RouteSpec::default()
+            },
+            12,
+        )
+        .expect("matrix-free");
+        assert_eq!((dense.dim, free.dim), (d, d));
+        assert_eq!(dense.eigenvalues.len(), d);
+        assert_eq!(
+            free.eigenvalues.len(),
+            12,
+            "needed 12 > the last shown index 9"
+        );
+        assert!(dense.matrix_free.is_none() && dense.dense.is_some());
+        let m = free.matrix_free.as_ref().expect("matrix-free run");
+        assert!(m.top_k.converged, "{:?}", m.top_k);
+        let scale = dense.eigenvalues[0].abs();
+        for (a, b) in free.eigenvalues.iter().zip(&dense.eigenvalues) {
+            assert!((a - b).abs() < 1e-3 * scale, "top-k {a} against dense {b}");
+        }
+        // Signal coefficients are |⟨x, e_k⟩|: the sign of e_k does not matter.
+        for (a, b) in free.coefficients.iter().zip(&dense.coefficients).take(4) {
+            assert!((a - b).abs() < 2e-2 * b.max(1.0), "{a} against {b}");
+        }
+        let tr = dense.effective_dimension;
+        let ci = (m.trace.ci_low, m.trace.ci_high);
+        // The toy net's trace is near 0 (eigenvalues of both signs): the interval must hold it,
+        // and the error must be small against Σ|λ_k|.
+        let nuclear: f64 = dense.eigenvalues.iter().map(|l| l.abs()).sum();
+        assert!(
+            ci.0 <= tr && tr <= ci.1 && (free.effective_dimension - tr).abs() < 0.05 * nuclear,
+            "Hutch++ {} {ci:?} against {tr} (Σ|λ| = {nuclear})",
+            free.effective_dimension
+        );
+        assert!(
+            (free.asymmetry - dense.asymmetry).abs() < 0.2 * dense.asymmetry,
+            "probed {} against {}",
+            free.asymmetry,
+            dense.asymmetry
+        );
+        assert!(free.bias_free_residual < 1e-4 && dense.bias_free_residual < 1e-4);
+        // Beyond the top k, λ comes from SLQ: within a twentieth of the spectrum's range.
+        let range = dense.eigenvalues[0] - dense.eigenvalues[d - 1];
+        for k in [d / 4, d / 2] {
+            assert!(free.estimated(k) && !dense.estimated(k));
+            let (a, b) = (free.lambda(k).expect("λ"), dense.lambda(k).expect("λ"));
+            assert!((a - b).abs() < 0.05 * range, "λ_{k}: SLQ {a} against {b}");
+        }
+        assert_eq!(free.lambda(d), None);
+        assert_eq!(free.shown, vec![0, 3, 6, 9]);
+        assert_eq!(free.eigenvectors.len(), 4);
+        assert!(free.convergence_check().expect("check").pass);
+        assert!(dense.convergence_check().is_none());
+        assert_eq!(free.estimated_curve().len(), d);
+        assert!(route_table(&free).is_some() && route_table(&dense).is_none());
+    }
+
+    #[test]
+    fn an_unconverged_top_k_is_a_failing_check_not_a_silent_result() {
+        tch::manual_seed(4);
+        let net = BiasFreeConvNet::new(1, 8, 3, tch::Device::Cpu).expect("net");
+        let sp = analyse(
+            &net,
+            &image(16),
+            0.2,
+            1,
+            SHOWN,
+            None,
+            &RouteSpec {
+                route: RouteKind::MatrixFree,
+                budget: 120,
+                tol: 1e-10,
+                ..RouteSpec::default()
+            },
+            30,
+        )
+        .expect("a partial result is returned");
+        let c = sp.convergence_check().expect("check");
+        assert!(!c.pass, "{c:?}");
+        assert!(c.ours.contains("/30"), "{}", c.ours);
+    }
+
+    #[test]
+    fn the_route_follows_the_size_and_bad_settings_are_named() {
+        let auto = RouteSpec::default();
+        assert!(auto.dense_at(DENSE_MAX_DIM) && !auto.dense_at(DENSE_MAX_DIM + 1));
+        assert!(auto.dense_at(64 * 64) && !auto.dense_at(80 * 80));
+        for (spec, key) in [
+            (
+                RouteSpec {
+                    tol: 0.0,
+                    ..RouteSpec::default()
+                },
+                "fig3.jacobian.tol",
+            ),
+            (
+                RouteSpec {
+                    k: Some(0),
+                    ..RouteSpec::default()
+                },
+                "fig3.jacobian.k",
+            ),
+            (
+                RouteSpec {
+                    slq_probes: 1,
+                    ..RouteSpec::default()
+                },
+                "fig3.jacobian.slq_probes",
+            ),
+        ] {
+            let e = spec.validate("fig3").expect_err("refused").to_string();
+            assert!(e.contains(key), "{e}");
+        }
+        let big = analyse(
+            &gahb_tensor::LinearDenoiser::new(
+                &tch::Tensor::eye(16, (Kind::Double, tch::Device::Cpu)),
+                [1, 4, 4],
+            )
+            .expect("f"),
+            &image(4),
+            0.1,
+            0,
+            SHOWN,
+            None,
+            &RouteSpec {
+                route: RouteKind::MatrixFree,
+                ..RouteSpec::default()
+            },
+            16,
+        )
+        .expect_err("k ≥ d");
+        assert!(big.to_string().contains("top 16 of d = 16"), "{big}");
+    }
 }

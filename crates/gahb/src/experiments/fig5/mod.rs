@@ -25,7 +25,7 @@ use crate::lab::eval::{paper_sigmas, points, psnr_curve};
 use crate::lab::job::{Job, ModelJob};
 use crate::lab::recipe::{describe_model, TrainSpec};
 use crate::lab::seed::derive_seed;
-use crate::lab::spectral::{analyse, draw, Shown, Spectrum};
+use crate::lab::spectral::{analyse, draw, route_table, RouteSpec, Shown, Spectrum};
 use crate::report::check::{Cmp, Num};
 use crate::report::{Check, Table};
 
@@ -58,6 +58,9 @@ pub struct Config {
     /// The fraction of samples that are disks; not measured when absent.
     #[serde(default)]
     pub samples: Option<DiskSampleSpec>,
+    /// How the spectrum is taken (dense up to 64×64 unless set).
+    #[serde(default)]
+    pub jacobian: RouteSpec,
 }
 
 /// The input PSNRs (dB) of the small-σ end: the slope fit and the 5σ² comparison.
@@ -161,7 +164,7 @@ impl Experiment for Fig5 {
         if let Some(s) = &cfg.samples {
             s.validate()?;
         }
-        Ok(())
+        cfg.jacobian.validate("fig5")
     }
 
     fn jobs(lab: &Lab, cfg: &Config) -> Result<Vec<Job>> {
@@ -190,6 +193,8 @@ impl Experiment for Fig5 {
                 count: 10,
             },
             None,
+            &cfg.jacobian,
+            10,
         )?;
         let inp: Vec<f64> = curve.iter().map(|p| p.input_psnr).collect();
         let out: Vec<f64> = curve.iter().map(|p| p.output_psnr).collect();
@@ -239,9 +244,15 @@ impl Experiment for Fig5 {
         draw(page.dir(), "disk", sp)?;
         page.title("disk manifold: eigenvalues against the 5-dimensional optimum");
         page.dataset(r.description.clone());
-        page.summary(format!("A bias-free {} trained on {} disks; Jacobian at a held-out disk with σ = {}; tr ∇f = {:.2} (optimum 5 at small σ).", describe_model(&cfg.net), cfg.n_train, cfg.sigma, sp.effective_dimension));
+        page.summary(format!("A bias-free {} trained on {} disks; Jacobian at a held-out disk with σ = {} ({}); tr ∇f = {:.2} (optimum 5 at small σ).", describe_model(&cfg.net), cfg.n_train, cfg.sigma, sp.describe(), sp.effective_dimension));
         page.listed_figure("disk_spectrum.png", "λ_k and |⟨x, e_k⟩| against k");
         page.listed_figure("disk_eigenvectors.png", "e_0 … e_9");
+        if let Some(check) = sp.convergence_check() {
+            page.check(check);
+        }
+        if let Some(t) = route_table(sp) {
+            page.table(t, Some("matrix_free.csv"))?;
+        }
         let pts = points(&r.curve);
         let opt: Vec<(f64, f64)> = pts
             .iter()
