@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use gahb_analysis::{
-    eigh_sym, jacobian, jacobian_trace, restarted_top_k, EighBackend, JacobianConfig,
-    LanczosOperator, RestartedConfig, TraceConfig, TraceMethod,
+    eigh_sym, jacobian, jacobian_trace, probed_checks, restarted_top_k, EighBackend,
+    JacobianConfig, LanczosOperator, RestartedConfig, TraceConfig, TraceMethod,
 };
 use gahb_diffusion::{InitMean, SamplerConfig};
 use gahb_plot::{image_grid_png, GridOptions};
@@ -363,10 +363,13 @@ pub fn spectrum(a: &SpectrumArgs) -> Result<()> {
                 },
             )
             .context("tr ∇f by Hutch++")?;
+            spin.set_message("bias-free residual and asymmetry from 64 probes");
+            let probes = probed_checks(f, &yt, 64, a.block.max(1), a.noise_seed)
+                .context("probed Jacobian checks")?;
             spin.finish_and_clear();
             (
                 res.eigen,
-                serde_json::json!({ "lanczos": s }),
+                serde_json::json!({ "lanczos": s, "probes": probes }),
                 serde_json::json!({
                     "value": trace.estimate,
                     "method": "Hutch++ (matrix-free)",

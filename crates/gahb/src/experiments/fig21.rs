@@ -166,13 +166,14 @@ impl Experiment for Fig21 {
             first: 5,
             step: 12,
             count: 11,
+            read: 54,
         };
         let x = test.slice(s![0, .., ..]).to_owned();
         let x_sh = test_sh.slice(s![0, .., ..]).to_owned();
         let jac = derive_seed(seed, "jacobian-noise");
         let route = &cfg.jacobian;
         let sp_plain =
-            analyse(&plain.model, &x, cfg.sigma, jac, shown, None, route, 54).context("faces")?;
+            analyse(&plain.model, &x, cfg.sigma, jac, shown, None, route).context("faces")?;
         let sp_shuf = analyse(
             &shuf.model,
             &x_sh,
@@ -181,7 +182,6 @@ impl Experiment for Fig21 {
             shown,
             Some(&perm),
             route,
-            54,
         )
         .context("shuffled faces")?;
         Ok(Results {
@@ -248,8 +248,7 @@ impl Experiment for Fig21 {
                 check.claim = format!("{tag}: {}", check.claim);
                 page.check(check);
             }
-            if let Some(t) = route_table(sp) {
-                page.note(format!("{tag}: {}", sp.describe()));
+            if let Some(t) = route_table(sp, tag) {
                 page.table(
                     t,
                     Some(&format!("matrix_free_{}.csv", tag.replace(' ', "_"))),

@@ -123,10 +123,10 @@ impl Experiment for Fig3 {
                 first: 5,
                 step: 12,
                 count: 21,
+                read: 6,
             },
             None,
             &cfg.jacobian,
-            6,
         )?;
         let matrix_free = match spectrum.dense {
             Some(_) => Some(matrix_free(
@@ -227,7 +227,7 @@ impl Experiment for Fig3 {
         if let Some(check) = sp.convergence_check() {
             page.check(check);
         }
-        if let Some(t) = route_table(sp) {
+        if let Some(t) = route_table(sp, "") {
             page.table(t, Some("matrix_free.csv"))?;
             page.note("The spectrum took the matrix-free route (products J·v and Jᵀ·v only, O(k·d) memory): the top k by restarted block Lanczos, tr ∇f by Hutch++, the eigenvalues beyond the top k (λ_(d/4) among them) by stochastic Lanczos quadrature, the checks from probes; the paper builds the full Jacobian.");
         }

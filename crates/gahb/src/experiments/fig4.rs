@@ -239,10 +239,10 @@ impl Experiment for Fig4 {
                         first: 0,
                         step: 4,
                         count: 22,
+                        read: 20,
                     },
                     None,
                     &cfg.jacobian,
-                    20,
                 )?);
             }
             let oracles = oracles(&test, &sigmas)?;

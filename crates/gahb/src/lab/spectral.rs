@@ -33,6 +33,9 @@ pub struct Shown {
     pub step: usize,
     /// How many.
     pub count: usize,
+    /// How many top eigenvalues the caller reads besides (its tables and checks): the
+    /// matrix-free route converges the top max(`read`, last shown index + 1).
+    pub read: usize,
 }
 
 /// The largest d the dense route takes under [`RouteKind::Auto`] (64×64): beyond it the d
@@ -69,6 +72,8 @@ pub struct RouteSpec {
     pub budget: usize,
     /// Directions per network pass.
     pub block_size: usize,
+    /// The most stored basis vectors of the top k; by default [`default_basis`].
+    pub max_basis: Option<usize>,
     /// Hutch++ directions for tr ∇f.
     pub trace_directions: usize,
     /// SLQ probes, and Lanczos steps per probe, for the eigenvalues beyond the top k.
@@ -87,10 +92,11 @@ impl Default for RouteSpec {
             tol: 1e-4,
             budget: 8000,
             block_size: 8,
+            max_basis: None,
             trace_directions: 99,
             slq_probes: 10,
             slq_steps: 40,
-            asymmetry_probes: 16,
+            asymmetry_probes: 64,
         }
     }
 }
@@ -110,7 +116,7 @@ impl RouteSpec {
         for (name, v, min) in [
             ("budget", self.budget, 1),
             ("block_size", self.block_size, 1),
-            ("trace_directions", self.trace_directions, 3),
+            ("trace_directions", self.trace_directions, 4),
             ("slq_probes", self.slq_probes, 2),
             ("slq_steps", self.slq_steps, 1),
             ("asymmetry_probes", self.asymmetry_probes, 1),
@@ -131,6 +137,15 @@ impl RouteSpec {
             RouteKind::MatrixFree => false,
         }
     }
+}
+
+/// The basis the matrix-free top k keeps by default: room for 160 vectors beyond the k wanted,
+/// or gahb-analysis's default when that is larger. On the 80×80 UNet of `spectra80`, top-32 in
+/// blocks of 8 took 1,824 products with the 80-vector default and 1,184 with 200, and top-8 took
+/// 1,952 with 44 and 342 (block 1) with 200 (docs/decisions/0008): a denoiser's clustered top
+/// eigenvalues need room, which costs only O(k·d) memory more.
+pub fn default_basis(k: usize, block_size: usize) -> usize {
+    gahb_analysis::default_max_basis(k, block_size).max(k + 160)
 }
 
 /// What the dense route spent.
@@ -274,8 +289,8 @@ impl Spectrum {
 
 /// Analyses `f` at `x` (`[h, w]`) plus noise of level `sigma` drawn from `seed`, keeping the
 /// `shown` eigenvectors as images (after `unshuffle`'s inverse, for shuffled data), by the route
-/// `route` picks for d = h·w; `needed` is how many top pairs the caller reads (the matrix-free
-/// route converges max(`needed`, the shown indices + 1) unless `route.k` says otherwise).
+/// `route` picks for d = h·w (the matrix-free route converges the top max(`shown.read`, the last
+/// shown index + 1) unless `route.k` says otherwise).
 pub fn analyse(
     f: &dyn Denoiser,
     x: &Array2<f32>,
@@ -284,7 +299,6 @@ pub fn analyse(
     shown: Shown,
     unshuffle: Option<&PixelPermutation>,
     route: &RouteSpec,
-    needed: usize,
 ) -> Result<Spectrum> {
     let t0 = std::time::Instant::now();
     let (h, w) = x.dim();
@@ -316,7 +330,7 @@ pub fn analyse(
         )
     } else {
         let last_shown = shown.first + shown.count.saturating_sub(1) * shown.step;
-        let k = route.k.unwrap_or(needed.max(last_shown + 1));
+        let k = route.k.unwrap_or(shown.read.max(last_shown + 1));
         anyhow::ensure!(
                 k < d,
                 "the matrix-free route was asked for the top {k} of d = {d} eigenpairs: ask for fewer (jacobian.k) or take the dense route"
@@ -393,6 +407,11 @@ fn matrix_free(
         tol: route.tol,
         budget: route.budget,
         block_size: route.block_size,
+        max_basis: Some(
+            route
+                .max_basis
+                .unwrap_or(default_basis(k, route.block_size)),
+        ),
         seed,
         operator: LanczosOperator::SymmetricPart,
         ..RestartedConfig::default()
@@ -555,10 +574,16 @@ pub fn noisy_image(x: &Array2<f32>, sigma: f64, seed: u64) -> Result<(Array3<f32
 }
 
 /// The matrix-free route's costs as a table (`None` on the dense route): products and results
-/// of each of its four estimates.
-pub fn route_table(s: &Spectrum) -> Option<Table> {
+/// of each of its four estimates; `what` names the spectrum in the first column's header when a
+/// page has several.
+pub fn route_table(s: &Spectrum, what: &str) -> Option<Table> {
     let m = s.matrix_free.as_ref()?;
-    let mut t = Table::new(["estimate", "products", "result"]);
+    let first = if what.is_empty() {
+        "matrix-free estimate".to_string()
+    } else {
+        format!("matrix-free estimate ({what})")
+    };
+    let mut t = Table::new([first.as_str(), "products", "result"]);
     let top = &m.top_k;
     let worst = top.residuals.iter().copied().fold(0.0, f64::max);
     t.row(vec![
@@ -630,6 +655,7 @@ mod tests {
         first: 0,
         step: 3,
         count: 4,
+        read: 12,
     };
 
     #[test]
@@ -649,7 +675,6 @@ mod tests {
                 route: RouteKind::Dense,
                 ..RouteSpec::default()
             },
-            12,
         )
         .expect("dense");
         let free = analyse(
@@ -665,7 +690,6 @@ mod tests {
                 asymmetry_probes: 64,
                 ..RouteSpec::default()
             },
-            12,
         )
         .expect("matrix-free");
         assert_eq!((dense.dim, free.dim), (d, d));
@@ -673,7 +697,7 @@ mod tests {
         assert_eq!(
             free.eigenvalues.len(),
             12,
-            "needed 12 > the last shown index 9"
+            "read 12 > the last shown index 9"
         );
         assert!(dense.matrix_free.is_none() && dense.dense.is_some());
         let m = free.matrix_free.as_ref().expect("matrix-free run");
@@ -716,7 +740,7 @@ mod tests {
         assert!(free.convergence_check().expect("check").pass);
         assert!(dense.convergence_check().is_none());
         assert_eq!(free.estimated_curve().len(), d);
-        assert!(route_table(&free).is_some() && route_table(&dense).is_none());
+        assert!(route_table(&free, "").is_some() && route_table(&dense, "").is_none());
     }
 
     #[test]
@@ -728,7 +752,7 @@ mod tests {
             &image(16),
             0.2,
             1,
-            SHOWN,
+            Shown { read: 30, ..SHOWN },
             None,
             &RouteSpec {
                 route: RouteKind::MatrixFree,
@@ -736,7 +760,6 @@ mod tests {
                 tol: 1e-10,
                 ..RouteSpec::default()
             },
-            30,
         )
         .expect("a partial result is returned");
         let c = sp.convergence_check().expect("check");
@@ -784,13 +807,12 @@ mod tests {
             &image(4),
             0.1,
             0,
-            SHOWN,
+            Shown { read: 16, ..SHOWN },
             None,
             &RouteSpec {
                 route: RouteKind::MatrixFree,
                 ..RouteSpec::default()
             },
-            16,
         )
         .expect_err("k ≥ d");
         assert!(big.to_string().contains("top 16 of d = 16"), "{big}");

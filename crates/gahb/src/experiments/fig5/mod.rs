@@ -191,10 +191,10 @@ impl Experiment for Fig5 {
                 first: 0,
                 step: 1,
                 count: 10,
+                read: 10,
             },
             None,
             &cfg.jacobian,
-            10,
         )?;
         let inp: Vec<f64> = curve.iter().map(|p| p.input_psnr).collect();
         let out: Vec<f64> = curve.iter().map(|p| p.output_psnr).collect();
@@ -250,7 +250,7 @@ impl Experiment for Fig5 {
         if let Some(check) = sp.convergence_check() {
             page.check(check);
         }
-        if let Some(t) = route_table(sp) {
+        if let Some(t) = route_table(sp, "") {
             page.table(t, Some("matrix_free.csv"))?;
         }
         let pts = points(&r.curve);
