@@ -10,6 +10,7 @@ use gahb_synth::PixelPermutation;
 use ndarray::{s, Array3};
 use serde::{Deserialize, Serialize};
 
+use crate::experiments::spectrum_route::{convergence_check, route_table};
 use crate::harness::{Experiment, Page};
 use crate::lab::context::Lab;
 use crate::lab::data::DataSpec;
@@ -17,7 +18,7 @@ use crate::lab::eval::{mean_gap, paper_sigmas, points, psnr_curve, top};
 use crate::lab::job::{Job, ModelJob};
 use crate::lab::recipe::{describe_model, TrainSpec};
 use crate::lab::seed::derive_seed;
-use crate::lab::spectral::{analyse, draw, route_table, RouteSpec, Shown, Spectrum};
+use crate::lab::spectral::{analyse, draw, RouteSpec, Shown, Spectrum};
 use crate::report::check::{Cmp, Num};
 use crate::report::{Check, Table};
 
@@ -244,7 +245,7 @@ impl Experiment for Fig21 {
         }
         page.table(table, None)?;
         for (tag, sp) in [("faces", sp_plain), ("shuffled faces", sp_shuf)] {
-            if let Some(mut check) = sp.convergence_check() {
+            if let Some(mut check) = convergence_check(sp) {
                 check.claim = format!("{tag}: {}", check.claim);
                 page.check(check);
             }

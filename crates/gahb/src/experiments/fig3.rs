@@ -6,10 +6,11 @@ use anyhow::{Context, Result};
 use ndarray::s;
 use serde::{Deserialize, Serialize};
 
+use crate::experiments::spectrum_route::{convergence_check, route_table};
 use crate::harness::{Experiment, Page};
 use crate::lab::context::Lab;
 use crate::lab::job::Job;
-use crate::lab::spectral::{analyse, draw, route_table, RouteSpec, Shown, Spectrum};
+use crate::lab::spectral::{analyse, draw, RouteSpec, Shown, Spectrum};
 use crate::lab::sweep::Half;
 use crate::report::check::{Cmp, Num};
 use crate::report::{Check, Table};
@@ -224,7 +225,7 @@ impl Experiment for Fig3 {
             format!("{l5:.3} → {lq:.3}{lq_est}"),
             "1.244 at k = 5, 0.51 at k = 245 of 6400",
         ));
-        if let Some(check) = sp.convergence_check() {
+        if let Some(check) = convergence_check(sp) {
             page.check(check);
         }
         if let Some(t) = route_table(sp, "") {

@@ -12,6 +12,7 @@ pub mod fig6;
 pub mod levers;
 pub mod optimality;
 pub mod slice;
+pub mod spectrum_route;
 
 use crate::harness::{Bind, Entry};
 

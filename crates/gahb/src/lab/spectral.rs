@@ -21,8 +21,6 @@ use serde::{Deserialize, Serialize};
 use tch::Kind;
 
 use crate::lab::eval::noise;
-use crate::report::check::{Cmp, Num};
-use crate::report::{Check, Table};
 
 /// Which eigenvectors [`analyse`] keeps as images: `first, first + step, ...`, `count` of them.
 #[derive(Debug, Clone, Copy)]
@@ -255,23 +253,6 @@ impl Spectrum {
             ),
             (None, None) => format!("d = {d}"),
         }
-    }
-
-    /// The check every matrix-free spectrum carries: its top k met the tolerance (a partial
-    /// result is reported, never passed silently). `None` on the dense route.
-    pub fn convergence_check(&self) -> Option<Check> {
-        let m = self.matrix_free.as_ref()?;
-        let t = &m.top_k;
-        Some(Check::compare_shown(
-            format!(
-                "matrix-free route: top-{} pairs converged to {:.0e} within {} products",
-                t.k, t.tol, t.budget
-            ),
-            Num::plain(t.n_converged as f64, 0),
-            format!("{}/{} in {} products", t.n_converged, t.k, t.n_products),
-            Cmp::AtLeast(t.k as f64),
-            "(the paper forms the dense Jacobian)",
-        ))
     }
 
     /// The (rank, λ) points of the SLQ estimate over all d ranks (empty on the dense route).
@@ -573,85 +554,18 @@ pub fn noisy_image(x: &Array2<f32>, sigma: f64, seed: u64) -> Result<(Array3<f32
     Ok((clean, y))
 }
 
-/// The matrix-free route's costs as a table (`None` on the dense route): products and results
-/// of each of its four estimates; `what` names the spectrum in the first column's header when a
-/// page has several.
-pub fn route_table(s: &Spectrum, what: &str) -> Option<Table> {
-    let m = s.matrix_free.as_ref()?;
-    let first = if what.is_empty() {
-        "matrix-free estimate".to_string()
-    } else {
-        format!("matrix-free estimate ({what})")
-    };
-    let mut t = Table::new([first.as_str(), "products", "result"]);
-    let top = &m.top_k;
-    let worst = top.residuals.iter().copied().fold(0.0, f64::max);
-    t.row(vec![
-        format!(
-            "restarted block Lanczos, top {} of the symmetric part (block {}, tol {:.0e})",
-            top.k, top.block_size, top.tol
-        ),
-        top.n_products.to_string(),
-        format!(
-            "{}/{} converged, largest residual {worst:.1e}, {} restarts, {:.1} s",
-            top.n_converged, top.k, top.restarts, top.wall_s
-        ),
-    ]);
-    let tr = &m.trace;
-    t.row(vec![
-        format!("Hutch++ tr ∇f ({} directions)", tr.n_directions),
-        tr.n_products.to_string(),
-        format!(
-            "{:.1}, {:.0}% interval [{:.1}, {:.1}]",
-            tr.estimate,
-            100.0 * tr.confidence,
-            tr.ci_low,
-            tr.ci_high
-        ),
-    ]);
-    let dn = &m.density;
-    t.row(vec![
-        format!(
-            "stochastic Lanczos quadrature ({} probes × {} steps)",
-            dn.steps.len(),
-            dn.steps.iter().copied().max().unwrap_or(0)
-        ),
-        dn.n_products.to_string(),
-        format!(
-            "λ at every rank (λ_(d/4) ≈ {:.3}); its own tr ∇f {:.1}",
-            dn.value_at_rank(s.dim / 4),
-            dn.trace.estimate
-        ),
-    ]);
-    let p = &m.probes;
-    t.row(vec![
-        format!("J·y and {} Gaussian probes (J·v, Jᵀ·v)", p.n_probes),
-        p.n_products.to_string(),
-        format!(
-            "bias-free residual {:.1e}, asymmetry ≈ {:.3}",
-            p.bias_free_residual, p.asymmetry
-        ),
-    ]);
-    t.row(vec![
-        "all (the dense route would take d linearized passes and a d×d eigh)".into(),
-        m.products().to_string(),
-        format!("d = {}, {:.1} s", s.dim, s.seconds),
-    ]);
-    Some(t)
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use gahb_analysis::toy::BiasFreeConvNet;
 
-    fn image(n: usize) -> Array2<f32> {
+    pub(crate) fn image(n: usize) -> Array2<f32> {
         Array2::from_shape_fn((n, n), |(i, j)| {
             (0.5 + 0.4 * ((i as f32) * 0.7).sin() * ((j as f32) * 0.4).cos()).clamp(0.0, 1.0)
         })
     }
 
-    const SHOWN: Shown = Shown {
+    pub(crate) const SHOWN: Shown = Shown {
         first: 0,
         step: 3,
         count: 4,
@@ -737,34 +651,7 @@ mod tests {
         assert_eq!(free.lambda(d), None);
         assert_eq!(free.shown, vec![0, 3, 6, 9]);
         assert_eq!(free.eigenvectors.len(), 4);
-        assert!(free.convergence_check().expect("check").pass);
-        assert!(dense.convergence_check().is_none());
         assert_eq!(free.estimated_curve().len(), d);
-        assert!(route_table(&free, "").is_some() && route_table(&dense, "").is_none());
-    }
-
-    #[test]
-    fn an_unconverged_top_k_is_a_failing_check_not_a_silent_result() {
-        tch::manual_seed(4);
-        let net = BiasFreeConvNet::new(1, 8, 3, tch::Device::Cpu).expect("net");
-        let sp = analyse(
-            &net,
-            &image(16),
-            0.2,
-            1,
-            Shown { read: 30, ..SHOWN },
-            None,
-            &RouteSpec {
-                route: RouteKind::MatrixFree,
-                budget: 120,
-                tol: 1e-10,
-                ..RouteSpec::default()
-            },
-        )
-        .expect("a partial result is returned");
-        let c = sp.convergence_check().expect("check");
-        assert!(!c.pass, "{c:?}");
-        assert!(c.ours.contains("/30"), "{}", c.ours);
     }
 
     #[test]

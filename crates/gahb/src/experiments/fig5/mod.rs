@@ -18,6 +18,7 @@ mod samples;
 
 pub use samples::{DiskSampleSpec, DiskSamples};
 
+use crate::experiments::spectrum_route::{convergence_check, route_table};
 use crate::harness::{Experiment, Page};
 use crate::lab::context::Lab;
 use crate::lab::data::{check_sets, min_disk_size, DataSpec};
@@ -25,7 +26,7 @@ use crate::lab::eval::{paper_sigmas, points, psnr_curve};
 use crate::lab::job::{Job, ModelJob};
 use crate::lab::recipe::{describe_model, TrainSpec};
 use crate::lab::seed::derive_seed;
-use crate::lab::spectral::{analyse, draw, route_table, RouteSpec, Shown, Spectrum};
+use crate::lab::spectral::{analyse, draw, RouteSpec, Shown, Spectrum};
 use crate::report::check::{Cmp, Num};
 use crate::report::{Check, Table};
 
@@ -247,7 +248,7 @@ impl Experiment for Fig5 {
         page.summary(format!("A bias-free {} trained on {} disks; Jacobian at a held-out disk with σ = {} ({}); tr ∇f = {:.2} (optimum 5 at small σ).", describe_model(&cfg.net), cfg.n_train, cfg.sigma, sp.describe(), sp.effective_dimension));
         page.listed_figure("disk_spectrum.png", "λ_k and |⟨x, e_k⟩| against k");
         page.listed_figure("disk_eigenvectors.png", "e_0 … e_9");
-        if let Some(check) = sp.convergence_check() {
+        if let Some(check) = convergence_check(sp) {
             page.check(check);
         }
         if let Some(t) = route_table(sp, "") {
