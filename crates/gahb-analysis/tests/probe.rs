@@ -2,19 +2,16 @@
 //! f(y) = ∇f(y)·y for a bias-free denoiser, and a nearly symmetric Jacobian), and the SLQ
 //! estimate of the eigenvalue at a given rank against known spectra.
 
+mod common;
+
+use common::spectral_matrix;
+
 use gahb_analysis::toy::BiasFreeConvNet;
 use gahb_analysis::{
     asymmetry, jacobian, probed_checks, slq, Error, JacobianConfig, MatrixOperator, SlqConfig,
 };
 use gahb_tensor::LinearDenoiser;
 use tch::{Device, Kind, Tensor};
-
-fn spectral_matrix(lambda: &[f64], seed: u64) -> Tensor {
-    let d = lambda.len() as i64;
-    let g = gahb_tensor::random::normal_like(seed, &[d, d], Kind::Double).expect("draw");
-    let (q, _) = Tensor::linalg_qr(&g, "reduced");
-    q.matmul(&(q.tr() * Tensor::from_slice(lambda).unsqueeze(1)))
-}
 
 #[test]
 fn probed_asymmetry_matches_the_dense_value_of_a_linear_denoiser() {

@@ -3,6 +3,10 @@
 //! denoisers and on the toy bias-free conv net, with the invariants of PAPER.md §5's
 //! eigendecomposition (orthonormal e_k, S e_k = λ_k e_k, λ_k descending) and every bad input.
 
+mod common;
+
+use common::spectral_matrix;
+
 use gahb_analysis::toy::{BiasFreeConvNet, NoLinearization};
 use gahb_analysis::{
     eigh_sym, jacobian, restarted_lanczos, restarted_top_k, restarted_top_k_matrix, symmetric_part,
@@ -16,13 +20,6 @@ use tch::{Device, Kind, Tensor};
 const CPU: (Kind, Device) = (Kind::Double, Device::Cpu);
 
 /// A = Q diag(λ) Qᵀ with Q orthogonal from a seeded Gaussian matrix.
-fn spectral_matrix(lambda: &[f64], seed: u64) -> Tensor {
-    let d = lambda.len() as i64;
-    let g = gahb_tensor::random::normal_like(seed, &[d, d], Kind::Double).expect("draw");
-    let (q, _) = Tensor::linalg_qr(&g, "reduced");
-    q.matmul(&(q.tr() * Tensor::from_slice(lambda).unsqueeze(1)))
-}
-
 fn fast(d: usize) -> Vec<f64> {
     (0..d).map(|i| 1.0 / (1.0 + i as f64)).collect()
 }

@@ -3,6 +3,10 @@
 //! seeded intervals contain the truth, Hutch++ beats Hutchinson at equal products on a
 //! low-rank-plus-small matrix, SLQ's density integrates to 1 and its trace matches; bad input.
 
+mod common;
+
+use common::spectral_matrix;
+
 use gahb_analysis::toy::BiasFreeConvNet;
 use gahb_analysis::{
     hutch_plus_plus, hutchinson, jacobian, jacobian_trace, slq, student_t_quantile,
@@ -13,13 +17,6 @@ use gahb_tensor::LinearDenoiser;
 use tch::{Device, Kind, Tensor};
 
 const CPU: (Kind, Device) = (Kind::Double, Device::Cpu);
-
-fn spectral_matrix(lambda: &[f64], seed: u64) -> Tensor {
-    let d = lambda.len() as i64;
-    let g = gahb_tensor::random::normal_like(seed, &[d, d], Kind::Double).expect("draw");
-    let (q, _) = Tensor::linalg_qr(&g, "reduced");
-    q.matmul(&(q.tr() * Tensor::from_slice(lambda).unsqueeze(1)))
-}
 
 /// 20 large eigenvalues (1 down to 0.5), the rest 0.01: low rank plus small.
 fn low_rank_plus_small(d: usize) -> Vec<f64> {

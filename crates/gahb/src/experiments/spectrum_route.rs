@@ -92,23 +92,17 @@ pub fn route_table(s: &Spectrum, what: &str) -> Option<Table> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lab::spectral::tests::{image, SHOWN};
-    use crate::lab::spectral::{analyse, RouteKind, RouteSpec, Shown};
-    use gahb_analysis::toy::BiasFreeConvNet;
+    use crate::lab::spectral::tests::{toy_spectrum, SHOWN};
+    use crate::lab::spectral::{RouteKind, RouteSpec, Shown};
 
     #[test]
     fn a_converged_matrix_free_spectrum_passes_and_a_dense_one_has_no_route_rows() {
-        tch::manual_seed(3);
-        let net = BiasFreeConvNet::new(1, 8, 3, tch::Device::Cpu).expect("net");
         let take = |route| {
-            analyse(
-                &net,
-                &image(16),
-                0.2,
+            toy_spectrum(
+                3,
                 9,
                 SHOWN,
-                None,
-                &RouteSpec {
+                RouteSpec {
                     route,
                     ..RouteSpec::default()
                 },
@@ -127,16 +121,11 @@ mod tests {
 
     #[test]
     fn an_unconverged_top_k_is_a_failing_check_not_a_silent_result() {
-        tch::manual_seed(4);
-        let net = BiasFreeConvNet::new(1, 8, 3, tch::Device::Cpu).expect("net");
-        let sp = analyse(
-            &net,
-            &image(16),
-            0.2,
+        let sp = toy_spectrum(
+            4,
             1,
             Shown { read: 30, ..SHOWN },
-            None,
-            &RouteSpec {
+            RouteSpec {
                 route: RouteKind::MatrixFree,
                 budget: 120,
                 tol: 1e-10,

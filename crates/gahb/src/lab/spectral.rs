@@ -559,10 +559,23 @@ pub(crate) mod tests {
     use super::*;
     use gahb_analysis::toy::BiasFreeConvNet;
 
-    pub(crate) fn image(n: usize) -> Array2<f32> {
+    fn image(n: usize) -> Array2<f32> {
         Array2::from_shape_fn((n, n), |(i, j)| {
             (0.5 + 0.4 * ((i as f32) * 0.7).sin() * ((j as f32) * 0.4).cos()).clamp(0.0, 1.0)
         })
+    }
+
+    /// The toy bias-free net (8 channels, 3 layers) built after `tch::manual_seed(net_seed)`,
+    /// analysed at a smooth 16×16 image plus noise of level 0.2 drawn from `noise_seed`.
+    pub(crate) fn toy_spectrum(
+        net_seed: i64,
+        noise_seed: u64,
+        shown: Shown,
+        route: RouteSpec,
+    ) -> Result<Spectrum> {
+        tch::manual_seed(net_seed);
+        let net = BiasFreeConvNet::new(1, 8, 3, tch::Device::Cpu)?;
+        analyse(&net, &image(16), 0.2, noise_seed, shown, None, &route)
     }
 
     pub(crate) const SHOWN: Shown = Shown {
@@ -574,31 +587,22 @@ pub(crate) mod tests {
 
     #[test]
     fn the_matrix_free_route_agrees_with_the_dense_one() {
-        tch::manual_seed(3);
-        let net = BiasFreeConvNet::new(1, 8, 3, tch::Device::Cpu).expect("net");
-        let x = image(16);
         let d = 256;
-        let dense = analyse(
-            &net,
-            &x,
-            0.2,
+        let dense = toy_spectrum(
+            3,
             9,
             SHOWN,
-            None,
-            &RouteSpec {
+            RouteSpec {
                 route: RouteKind::Dense,
                 ..RouteSpec::default()
             },
         )
         .expect("dense");
-        let free = analyse(
-            &net,
-            &x,
-            0.2,
+        let free = toy_spectrum(
+            3,
             9,
             SHOWN,
-            None,
-            &RouteSpec {
+            RouteSpec {
                 route: RouteKind::MatrixFree,
                 trace_directions: 150,
                 asymmetry_probes: 64,
